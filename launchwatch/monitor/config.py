@@ -1,0 +1,209 @@
+"""The configuration schema: sites, their checks, storage, web and defaults.
+
+Every model forbids unknown keys, so a typo stops the start instead of
+silently falling back to a default. Loading, secret expansion and error
+formatting live in `configfile`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from launchwatch.probes.options import Duration
+from launchwatch.probes.registry import PROBE_KINDS
+
+_CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+def _positive_interval(value: float | None) -> float | None:
+    if value is not None and value < 1:
+        raise ValueError(f"interval {value:g} s is too short; use at least 1s")
+    return value
+
+
+def _positive_timeout(value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise ValueError("timeout must be more than 0 s; write a duration such as 10s")
+    return value
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckDefaults(StrictModel):
+    interval: Duration = 60.0
+    timeout: Duration = 10.0
+    # Each run starts up to this much later than planned, so checks that
+    # share an interval do not all fire in the same instant.
+    jitter: Duration = 0.0
+    severity: Literal["critical", "warning", "info"] = "critical"
+    failure_threshold: int = Field(default=2, ge=1, le=100)
+    success_threshold: int = Field(default=1, ge=1, le=100)
+
+    _interval = field_validator("interval")(_positive_interval)
+    _timeout = field_validator("timeout")(_positive_timeout)
+
+
+class CheckConfig(StrictModel):
+    """One check as written in YAML; unset fields come from `defaults`."""
+
+    id: str
+    name: str | None = None
+    kind: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    jitter: Duration | None = None
+    severity: Literal["critical", "warning", "info"] | None = None
+    failure_threshold: int | None = Field(default=None, ge=1, le=100)
+    success_threshold: int | None = Field(default=None, ge=1, le=100)
+
+    _interval = field_validator("interval")(_positive_interval)
+    _timeout = field_validator("timeout")(_positive_timeout)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _CHECK_ID.match(value):
+            raise ValueError(
+                f"invalid check id {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit (the id keeps the check's history, so pick it once)"
+            )
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in PROBE_KINDS:
+            known = ", ".join(sorted(PROBE_KINDS))
+            raise ValueError(f"unknown probe kind {value!r}; use one of: {known}")
+        return value
+
+
+class SiteConfig(StrictModel):
+    name: str
+    base_url: str
+    resolve: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    checks: list[CheckConfig] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _site_name(cls, value: str) -> str:
+        if not _CHECK_ID.match(value):
+            raise ValueError(
+                f"invalid site name {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"invalid base_url {value!r}; write an absolute http:// or https:// URL such as https://app.example.com")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError(f"invalid port in base_url {value!r}; use a port from 1 to 65535") from None
+        if parts.username or parts.password:
+            raise ValueError("base_url contains credentials; send them in headers (Authorization) instead, so they stay out of logs")
+        return value
+
+    @field_validator("resolve")
+    @classmethod
+    def _ip_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        import ipaddress
+
+        for host, address in value.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"resolve maps {host!r} to {address!r}, which is not an IP address; write an IPv4 or IPv6 address such as 127.0.0.1"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_check_ids(self) -> SiteConfig:
+        seen: set[str] = set()
+        for check in self.checks:
+            if check.id in seen:
+                raise ValueError(f"check id {check.id!r} appears twice in site {self.name!r}; give each check its own id")
+            seen.add(check.id)
+        return self
+
+
+class StorageConfig(StrictModel):
+    # Empty means a SQLite file in the state directory.
+    url: str = ""
+    # Raw results older than this are deleted; hourly rollups keep the history.
+    retention: Duration = 30 * 86400.0
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError(f"unsupported storage URL {value!r}; use sqlite:///path/to/file.db or postgresql://user@host/db")
+        return value
+
+
+class WebConfig(StrictModel):
+    enabled: bool = True
+    # ``host:port``; port 0 picks a free port.
+    listen: str = "127.0.0.1:8080"
+    # The address people use to reach the status page, for links in messages.
+    public_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"invalid listen address {value!r}; write host:port such as 127.0.0.1:8080 or [::1]:8080")
+        return value
+
+
+class DnsConfig(StrictModel):
+    # ``host`` or ``host:port`` entries; empty means /etc/resolv.conf.
+    nameservers: list[str] = Field(default_factory=list)
+    timeout: Duration = 5.0
+
+
+class SchedulerConfig(StrictModel):
+    # Maximum number of checks running at once across all sites.
+    max_concurrency: int = Field(default=200, ge=1, le=10000)
+
+
+class Config(StrictModel):
+    state_dir: Path = Path("./launchwatch-state")
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    defaults: CheckDefaults = Field(default_factory=CheckDefaults)
+    # A CA bundle that TLS verification trusts instead of the system store.
+    ca_file: str | None = None
+    sites: list[SiteConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_site_names(self) -> Config:
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.name in seen:
+                raise ValueError(f"site name {site.name!r} appears twice; give each site its own name")
+            seen.add(site.name)
+        return self
+
+    def storage_url(self) -> str:
+        if self.storage.url:
+            return self.storage.url
+        return f"sqlite:///{(self.state_dir / 'launchwatch.db').resolve()}"
