@@ -124,6 +124,11 @@ async def lookup_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> l
             break
         except dns.resolver.NoAnswer:
             continue
+        except dns.resolver.LifetimeTimeout as exc:
+            # The nameserver is not answering; asking again for AAAA would
+            # only double the wait.
+            last_error = f"timed out: {exc}"
+            break
         except (dns.exception.DNSException, OSError, ValueError) as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             continue

@@ -1,0 +1,136 @@
+"""The daemon: storage, scheduler, writer and web app started together and drained on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from launchwatch.monitor.configfile import LoadedConfig
+from launchwatch.monitor.metrics import LaunchwatchMetrics
+from launchwatch.monitor.runner import HARD_TIMEOUT_GRACE_S, Runner
+from launchwatch.monitor.scheduler import CheckScheduler
+from launchwatch.monitor.storage import Storage
+from launchwatch.monitor.writer import ResultWriter
+from launchwatch.probes.context import SSLContexts, make_dns_resolver, split_host_port
+from launchwatch.web.app import create_app
+
+log = logging.getLogger("launchwatch.daemon")
+
+PRUNE_INTERVAL_S = 3600.0
+
+
+def open_storage(loaded: LoadedConfig) -> Storage:
+    """Open the configured database and bring its schema up to date."""
+    config = loaded.config
+    if not config.storage.url:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+    storage = Storage(config.storage_url())
+    storage.upgrade()
+    storage.sync_checks(loaded.checks, datetime.now(UTC))
+    return storage
+
+
+def build_runner(loaded: LoadedConfig, metrics: LaunchwatchMetrics | None, writer: ResultWriter | None) -> Runner:
+    config = loaded.config
+    nameservers = list(config.dns.nameservers)
+    return Runner(
+        metrics=metrics,
+        writer=writer,
+        dns_resolver_factory=lambda timeout_s: make_dns_resolver(nameservers, min(timeout_s, config.dns.timeout)),
+        ssl_contexts=SSLContexts(config.ca_file),
+        max_concurrency=config.scheduler.max_concurrency,
+    )
+
+
+async def run_daemon(loaded: LoadedConfig, stop: asyncio.Event, on_ready: Callable[[str | None], None] | None = None) -> None:
+    """Run until ``stop`` is set, then drain in-flight checks and pending writes."""
+    config = loaded.config
+    storage = await asyncio.to_thread(open_storage, loaded)
+    registry = CollectorRegistry()
+    metrics = LaunchwatchMetrics(registry, process_collector=True)
+    metrics.set_checks(loaded.checks)
+    writer = ResultWriter(storage)
+    writer.start()
+    scheduler = CheckScheduler(build_runner(loaded, metrics, writer), metrics)
+    scheduler.start(loaded.checks)
+    prune_task = asyncio.create_task(_prune_periodically(storage, config.storage.retention), name="launchwatch-prune")
+
+    web_runner = None
+    url = None
+    try:
+        if config.web.enabled:
+            web_runner, url = await _start_web(create_app(storage, registry, DaemonHealth(scheduler, writer), config), config.web.listen)
+            log.info("status page at %s", url)
+        if on_ready:
+            on_ready(url)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        drain_s = max((check.timeout_s for check in loaded.checks), default=0.0) + HARD_TIMEOUT_GRACE_S
+        await scheduler.stop(drain_s)
+        prune_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await prune_task
+        await writer.close()
+        if web_runner:
+            await web_runner.cleanup()
+        await asyncio.to_thread(storage.close)
+        log.info("stopped")
+
+
+async def _start_web(app: web.Application, listen: str) -> tuple[web.AppRunner, str]:
+    host, port = split_host_port(listen, default_port=8080)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise DaemonError(f"cannot listen on {listen}: {exc.strerror}; pick a free port in web.listen") from exc
+    bound_port = runner.addresses[0][1] if runner.addresses else port
+    shown_host = f"[{host}]" if ":" in host else host or "127.0.0.1"
+    return runner, f"http://{shown_host}:{bound_port}/"
+
+
+async def _prune_periodically(storage: Storage, retention_s: float) -> None:
+    while True:
+        await asyncio.sleep(PRUNE_INTERVAL_S)
+        try:
+            removed = await asyncio.to_thread(storage.prune, datetime.now(UTC), retention_s)
+        except Exception:
+            log.exception("pruning old results failed; will try again in %.0f s", PRUNE_INTERVAL_S)
+            continue
+        if removed:
+            log.info("rolled up and removed %d results older than the retention", removed)
+
+
+class DaemonHealth:
+    """The daemon's own health for /healthz: jobs still run and results still get written."""
+
+    # A database outage shorter than this does not fail /healthz, so a
+    # restart of the database does not get the daemon restarted too.
+    WRITER_GRACE_S = 60.0
+
+    def __init__(self, scheduler: CheckScheduler, writer: ResultWriter) -> None:
+        self._scheduler = scheduler
+        self._writer = writer
+
+    def healthy(self, now: float | None = None) -> tuple[bool, str]:
+        ok, reason = self._scheduler.healthy(now)
+        if not ok:
+            return ok, reason
+        failing_for = self._writer.failing_for(now)
+        if failing_for is not None and failing_for > self.WRITER_GRACE_S:
+            return False, f"results not written for {failing_for:.0f} s: {self._writer.last_error}"
+        return True, "ok"
+
+
+class DaemonError(Exception):
+    """The daemon cannot start; the message says why and what to change."""

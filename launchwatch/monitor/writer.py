@@ -1,0 +1,118 @@
+"""Write results to storage in batches from one task, retrying while the database is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from launchwatch.monitor.checks import CheckDefinition
+from launchwatch.monitor.storage import Storage, Transition
+from launchwatch.probes.result import ProbeResult
+
+log = logging.getLogger("launchwatch.writer")
+
+# One transaction per batch keeps the cost per result low. Waiting a few
+# milliseconds for a batch to fill adds nothing a user can notice.
+BATCH_SIZE = 200
+BATCH_WAIT_S = 0.05
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 30.0
+# Results kept in memory while the database is unreachable; past this the
+# oldest are dropped (and counted), so an outage cannot exhaust memory.
+MAX_PENDING = 100_000
+
+
+class ResultWriter:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._pending: deque[tuple[CheckDefinition, ProbeResult]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.dropped = 0
+        self.healthy = True
+        self.last_error: str | None = None
+        # time.monotonic() of the first failed write since the last success.
+        self._failing_since: float | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="launchwatch-writer")
+
+    def submit(self, check: CheckDefinition, result: ProbeResult) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("dropped %d results because the database has been unreachable; the oldest go first", self.dropped)
+        self._pending.append((check, result))
+        self._wake.set()
+
+    def failing_for(self, now: float | None = None) -> float | None:
+        """Return how long writes have been failing, in seconds, or None while they succeed."""
+        if self._failing_since is None:
+            return None
+        return (time.monotonic() if now is None else now) - self._failing_since
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    async def close(self, timeout_s: float = 30.0) -> None:
+        """Write what is pending, then stop; give up after ``timeout_s``."""
+        self._closing = True
+        self._wake.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._task, timeout_s)
+        except TimeoutError:
+            log.error("stopped with %d results not written: the database did not accept them within %.0f s", len(self._pending), timeout_s)
+
+    async def _loop(self) -> None:
+        delay = RETRY_MIN_S
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                if not self._closing:
+                    await asyncio.sleep(BATCH_WAIT_S)
+                continue
+
+            batch = [self._pending.popleft() for _ in range(min(BATCH_SIZE, len(self._pending)))]
+            try:
+                transitions = await asyncio.to_thread(self._storage.record_results, batch)
+            except Exception as exc:
+                # Back to the front, so results stay in order when written later.
+                # TODO: a batch that fails for a reason other than the connection
+                # is retried as a whole forever; split it to isolate the bad row.
+                self._pending.extendleft(reversed(batch))
+                self.healthy = False
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("could not store %d results, retrying in %.1f s: %s", len(batch), delay, self.last_error)
+                if self._closing and delay >= RETRY_MAX_S:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+
+            if not self.healthy:
+                log.info("database writes recovered")
+            self.healthy = True
+            self.last_error = None
+            self._failing_since = None
+            delay = RETRY_MIN_S
+            _log_transitions(transitions)
+
+
+def _log_transitions(transitions: list[Transition]) -> None:
+    for transition in transitions:
+        if transition.kind == "opened":
+            log.warning("incident opened", extra={"check": transition.check_id, "incident": transition.incident_id})
+        else:
+            log.info("incident resolved", extra={"check": transition.check_id, "incident": transition.incident_id})
