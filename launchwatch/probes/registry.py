@@ -25,10 +25,12 @@ class ProbeKind:
 def _load_kinds() -> dict[str, ProbeKind]:
     # Imported here so each probe module can import the shared types above
     # without a cycle through this registry.
-    from launchwatch.probes import http
+    from launchwatch.probes import http, redirects, tls
 
     kinds = [
         ProbeKind("http", http.HttpOptions, http.probe, "Uptime: one request, status, body and response time"),
+        ProbeKind("tls", tls.TlsOptions, tls.probe, "Certificates: expiry, chain, host name, key strength and TLS version"),
+        ProbeKind("redirects", redirects.RedirectsOptions, redirects.probe, "Redirects: entries reach the canonical HTTPS URL; HSTS and cookies"),
     ]
     return {kind.name: kind for kind in kinds}
 

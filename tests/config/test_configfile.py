@@ -99,7 +99,7 @@ MISTAKES = [
     ),
     pytest.param(
         ("kind: http", "kind: htp"),
-        "18: sites[0].checks[0].kind: unknown probe kind 'htp'; use one of: http",
+        "18: sites[0].checks[0].kind: unknown probe kind 'htp'; use one of: http, redirects, tls",
         id="unknown-kind",
     ),
     pytest.param(
