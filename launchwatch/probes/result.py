@@ -90,6 +90,9 @@ class ProbeResult:
     # Metric name -> value; the unit is part of the name (``ttfb_seconds``).
     metrics: dict[str, float] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Set when the result is about a thing other checks may watch too, such
+    # as a TLS certificate's fingerprint, so one fault notifies once.
+    dedupe_key: str | None = None
 
     def top_finding(self) -> Finding | None:
         """Return the most severe finding, the first one among equals."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from OpenSSL import SSL, crypto
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from yarl import URL
@@ -210,6 +211,8 @@ class EndpointReport:
     chain_expiry: dt.datetime | None = None
     days_left: float | None = None
     version: float | None = None
+    # SHA-256 of the leaf certificate, hex.
+    fingerprint: str | None = None
 
     @property
     def subject(self) -> str:
@@ -288,6 +291,7 @@ def _judge_certificates(
         signed = [cert for cert in sent if not certs.is_self_issued(cert)]
 
     report.leaf_expiry = certs.not_after(leaf)
+    report.fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
     report.days_left = certs.days_left(leaf, now)
 
     if not certs.matches_host(leaf, report.host):
@@ -501,7 +505,15 @@ async def probe(options: TlsOptions, ctx: ProbeContext) -> ProbeResult:
         duration_s=ctx.clock.monotonic() - start,
         metrics=_metrics(reports),
         findings=findings,
+        dedupe_key=_dedupe_key(reports),
     )
+
+
+def _dedupe_key(reports: Sequence[EndpointReport]) -> str | None:
+    # Checks that watch the same certificates share the key, so an expiring
+    # certificate behind several checks notifies once.
+    fingerprints = sorted({report.fingerprint for report in reports if report.fingerprint})
+    return "tls-cert:sha256:" + ",".join(fingerprints) if fingerprints else None
 
 
 def _trust_store(options: TlsOptions, ctx: ProbeContext) -> crypto.X509Store:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography import x509
 
 from launchwatch.probes import certs, tls
@@ -229,6 +230,17 @@ def test_tls_valid_reports_leaf_and_chain_expiry(site: Site) -> None:
     assert result.metrics["tls_chain_earliest_expiry_timestamp_seconds"] == leaf.not_valid_after_utc.timestamp()
     assert 88 < result.metrics["tls_cert_days_left"] <= 90
     assert result.metrics["tls_version"] == 1.3
+
+
+def test_tls_dedupe_key_is_leaf_fingerprint(site: Site) -> None:
+    first = run_probe(site, "valid.example.test")
+    again = run_probe(site, "valid.example.test")
+    other = run_probe(site, "soon.example.test")
+    fingerprint = site.leaves["valid"].fingerprint(hashes.SHA256()).hex()
+
+    assert first.dedupe_key == f"tls-cert:sha256:{fingerprint}"
+    assert again.dedupe_key == first.dedupe_key
+    assert other.dedupe_key != first.dedupe_key
 
 
 def test_tls_sni_selects_certificate_per_host(site: Site) -> None:
