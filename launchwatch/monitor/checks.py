@@ -28,6 +28,8 @@ class CheckDefinition:
     failure_threshold: int
     success_threshold: int
     enabled: bool = True
+    # Names of the channels that hear about this check's incidents.
+    channels: tuple[str, ...] = ()
 
     @property
     def target_label(self) -> str:
@@ -54,6 +56,7 @@ def build_check(config: Config, site: SiteConfig, check: CheckConfig, options: B
         failure_threshold=_pick(check.failure_threshold, defaults.failure_threshold),
         success_threshold=_pick(check.success_threshold, defaults.success_threshold),
         enabled=check.enabled,
+        channels=tuple(_first_set(check.channels, site.channels, config.alerts.channels)),
     )
 
 
@@ -65,6 +68,13 @@ def build_checks(config: Config) -> list[CheckDefinition]:
             options = PROBE_KINDS[check.kind].options_model.model_validate(check.options)
             checks.append(build_check(config, site, check, options))
     return checks
+
+
+def _first_set(*choices: list[str] | None) -> list[str]:
+    for choice in choices:
+        if choice is not None:
+            return choice
+    return []
 
 
 def _pick(value: Any, default: Any) -> Any:

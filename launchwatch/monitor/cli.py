@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate a config file and print every problem found")
     validate.add_argument("-c", "--config", required=True, help="path of the YAML config file")
 
+    notify_test = commands.add_parser("notify-test", help="send a test message to every channel, or to the one named")
+    notify_test.add_argument("-c", "--config", required=True, help="path of the YAML config file")
+    notify_test.add_argument("channel", nargs="?", help="name of the channel to test (default: all)")
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="apply database migrations up to the latest schema")
@@ -81,11 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact.add(loaded.secrets)
 
     if args.command == "run":
-        return run_until_signalled(loaded)
+        return run_until_signalled(loaded, redact)
     if args.command == "check":
         return asyncio.run(_check_once(loaded, sys.stdout))
     if args.command == "db":
         return _db_upgrade(loaded)
+    if args.command == "notify-test":
+        return _notify_test(loaded, args.channel, redact, sys.stdout)
     return EXIT_USAGE
 
 
@@ -112,7 +118,7 @@ def _validate(path: str, out: TextIO) -> int:
     return EXIT_OK
 
 
-def run_until_signalled(loaded: LoadedConfig) -> int:
+def run_until_signalled(loaded: LoadedConfig, redact: Redactor) -> int:
     from launchwatch.monitor.daemon import DaemonError, run_daemon
     from launchwatch.monitor.storage import StorageError
 
@@ -121,7 +127,7 @@ def run_until_signalled(loaded: LoadedConfig) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_daemon(loaded, stop)
+        await run_daemon(loaded, stop, redact=redact)
 
     try:
         asyncio.run(main_task())
@@ -153,6 +159,41 @@ def print_scorecard(rows: list[tuple[CheckDefinition, ProbeResult]], out: TextIO
     counts = {status: sum(1 for _, r in rows if r.status == status) for status in Status}
     summary = ", ".join(f"{counts[status]} {status}" for status in Status)
     print(f"\n{len(rows)} checks: {summary}", file=out)
+
+
+def _notify_test(loaded: LoadedConfig, channel_name: str | None, redact: Redactor, out: TextIO) -> int:
+    from datetime import UTC, datetime
+
+    from launchwatch.monitor.alerting.channels import deliver
+    from launchwatch.monitor.alerting.events import TEST, NotificationEvent
+    from launchwatch.monitor.alerting.messages import render
+
+    channels = loaded.config.channels
+    if channel_name is not None:
+        channels = [channel for channel in channels if channel.name == channel_name]
+        if not channels:
+            known = ", ".join(channel.name for channel in loaded.config.channels) or "none"
+            print(f"launchwatch: channel {channel_name!r} is not defined in the config (defined: {known})", file=sys.stderr)
+            return EXIT_USAGE
+    if not channels:
+        print("launchwatch: the config defines no channels; add some under channels", file=sys.stderr)
+        return EXIT_USAGE
+
+    failed = 0
+    for channel in channels:
+        now = datetime.now(UTC)
+        event = NotificationEvent(
+            kind=TEST, check_id="launchwatch/notify-test", site="launchwatch", check_name=f"test of channel {channel.name}",
+            probe_kind="test", severity="info", status="pass", reason="ok", opened_at=None, at=now,
+        )
+        message = render(event, channel.url, redact)
+        delivery = deliver(channel.url, message.title, message.body, message.body_format, 30.0, notify_type=message.notify_type)
+        if delivery.ok:
+            print(f"{channel.name}: sent in {delivery.duration_s * 1000:.0f} ms", file=out)
+        else:
+            failed += 1
+            print(f"{channel.name}: failed: {redact(delivery.error or 'unknown error')}", file=out)
+    return EXIT_FAILING if failed else EXIT_OK
 
 
 def _db_upgrade(loaded: LoadedConfig) -> int:

@@ -8,6 +8,7 @@ formatting live in `configfile`.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -64,6 +65,8 @@ class CheckConfig(StrictModel):
     severity: Literal["critical", "warning", "info"] | None = None
     failure_threshold: int | None = Field(default=None, ge=1, le=100)
     success_threshold: int | None = Field(default=None, ge=1, le=100)
+    # Channel names to notify; unset means the site's, then alerts.channels.
+    channels: list[str] | None = None
 
     _interval = field_validator("interval")(_positive_interval)
     _timeout = field_validator("timeout")(_positive_timeout)
@@ -92,6 +95,8 @@ class SiteConfig(StrictModel):
     base_url: str
     resolve: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] = Field(default_factory=dict)
+    # Channel names for this site's checks; unset means alerts.channels.
+    channels: list[str] | None = None
     checks: list[CheckConfig] = Field(default_factory=list)
 
     @field_validator("name")
@@ -142,6 +147,109 @@ class SiteConfig(StrictModel):
         return self
 
 
+Severity = Literal["critical", "warning", "info"]
+
+
+class ChannelConfig(StrictModel):
+    """A place notifications go: one apprise URL and what it receives."""
+
+    name: str
+    # An apprise URL: slack://, mailto://, mailtos://, json://, discord://, ...
+    url: str
+    # Check severities this channel hears about.
+    severities: list[Severity] = Field(default_factory=lambda: ["critical", "warning", "info"])
+    # Result statuses whose incidents this channel hears about: "fail" means the
+    # target misbehaved, "error" that the probe itself could not run.
+    statuses: list[Literal["fail", "error"]] = Field(default_factory=lambda: ["fail", "error"])
+
+    @field_validator("name")
+    @classmethod
+    def _channel_name(cls, value: str) -> str:
+        if not _CHECK_ID.match(value):
+            raise ValueError(
+                f"invalid channel name {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+
+class EscalationConfig(StrictModel):
+    # How long an incident stays open before the escalation channels hear of it.
+    after: Duration
+    channels: list[str]
+
+
+class AlertsConfig(StrictModel):
+    # Channels for every check that names none itself (and whose site names none).
+    channels: list[str] = Field(default_factory=list)
+    # Repeat the opening notification this often while an incident stays open;
+    # unset sends no reminders.
+    reminder_interval: Duration | None = None
+    escalation: EscalationConfig | None = None
+    # Called after each healthy scheduler cycle (healthchecks.io style), so
+    # someone learns when launchwatch itself stops.
+    heartbeat_url: str | None = None
+    heartbeat_interval: Duration = 60.0
+    # Notifications are retried with growing delays for this long, then
+    # marked failed.
+    give_up_after: Duration = 86400.0
+
+    @field_validator("reminder_interval")
+    @classmethod
+    def _reminder_interval(cls, value: float | None) -> float | None:
+        if value is not None and value < 60:
+            raise ValueError(f"reminder_interval {value:g} s is too short; use at least 1m, or leave it unset for no reminders")
+        return value
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _heartbeat_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"invalid heartbeat_url {value!r}; write an absolute http:// or https:// URL")
+        return value
+
+
+class MaintenanceConfig(StrictModel):
+    """A stretch of time in which notifications stay silent: recurring or one-off."""
+
+    name: str
+    # Recurring: a 5-field cron expression (UTC) and how long each window lasts.
+    cron: str | None = None
+    duration: Duration | None = None
+    # One-off: an ISO 8601 start and end with a time zone.
+    start: datetime | None = None
+    end: datetime | None = None
+    # Which sites or checks (``site/check``) it silences; both empty means all.
+    sites: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind_of_window(self) -> MaintenanceConfig:
+        recurring = self.cron is not None or self.duration is not None
+        one_off = self.start is not None or self.end is not None
+        if recurring and one_off:
+            raise ValueError(f"maintenance window {self.name!r} sets both cron/duration and start/end; keep one of the two forms")
+        if recurring:
+            if self.cron is None or self.duration is None:
+                raise ValueError(f"maintenance window {self.name!r} needs both cron and duration, e.g. cron: '0 3 * * sun' and duration: 1h")
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"maintenance window {self.name!r} has an invalid cron expression {self.cron!r}: {exc}; write 5 fields: minute hour day month weekday") from None
+        elif self.start is None or self.end is None:
+            raise ValueError(f"maintenance window {self.name!r} needs cron and duration, or start and end")
+        else:
+            if self.start.tzinfo is None or self.end.tzinfo is None:
+                raise ValueError(f"maintenance window {self.name!r} needs a time zone on start and end, e.g. 2026-12-05T02:00:00Z")
+            if self.end <= self.start:
+                raise ValueError(f"maintenance window {self.name!r} ends before it starts; put end after start")
+        return self
+
+
 class StorageConfig(StrictModel):
     # Empty means a SQLite file in the state directory.
     url: str = ""
@@ -162,6 +270,17 @@ class WebConfig(StrictModel):
     listen: str = "127.0.0.1:8080"
     # The address people use to reach the status page, for links in messages.
     public_url: str | None = None
+    # Extra links shown at the top of the status page: title -> URL.
+    links: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("links")
+    @classmethod
+    def _http_links(cls, value: dict[str, str]) -> dict[str, str]:
+        for title, url in value.items():
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"link {title!r} points to {url!r}; write an absolute http:// or https:// URL")
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -192,6 +311,9 @@ class Config(StrictModel):
     defaults: CheckDefaults = Field(default_factory=CheckDefaults)
     # A CA bundle that TLS verification trusts instead of the system store.
     ca_file: str | None = None
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     sites: list[SiteConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -201,6 +323,15 @@ class Config(StrictModel):
             if site.name in seen:
                 raise ValueError(f"site name {site.name!r} appears twice; give each site its own name")
             seen.add(site.name)
+        return self
+
+    @model_validator(mode="after")
+    def _unique_channel_names(self) -> Config:
+        seen: set[str] = set()
+        for channel in self.channels:
+            if channel.name in seen:
+                raise ValueError(f"channel name {channel.name!r} appears twice; give each channel its own name")
+            seen.add(channel.name)
         return self
 
     def storage_url(self) -> str:

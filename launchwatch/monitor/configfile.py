@@ -64,6 +64,9 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
 
     config = _validate_config(data, document, problems)
     checks = _validate_checks(config, data, document, problems)
+    if config is not None:
+        problems.extend(_check_channel_references(config, document))
+        problems.extend(_check_channel_urls(config, document))
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -212,6 +215,36 @@ def _validate_checks(config: Config | None, data: dict[str, Any], document: _Doc
                 site_config = config.sites[site_index]
                 checks.append(build_check(config, site_config, site_config.checks[check_index], options))
     return checks
+
+
+def _check_channel_references(config: Config, document: _Document) -> list[str]:
+    names = [channel.name for channel in config.channels]
+    references: list[tuple[Path_, list[str]]] = [(("alerts", "channels"), config.alerts.channels)]
+    if config.alerts.escalation:
+        references.append((("alerts", "escalation", "channels"), config.alerts.escalation.channels))
+    for site_index, site in enumerate(config.sites):
+        references.append((("sites", site_index, "channels"), site.channels or []))
+        for check_index, check in enumerate(site.checks):
+            references.append((("sites", site_index, "checks", check_index, "channels"), check.channels or []))
+
+    problems = []
+    for loc, channel_names in references:
+        for index, name in enumerate(channel_names):
+            if name not in names:
+                defined = ", ".join(names) or "none yet"
+                problems.append(f"{document.where((*loc, index))}: channel {name!r} is not defined; add it under channels (defined: {defined})")
+    return problems
+
+
+def _check_channel_urls(config: Config, document: _Document) -> list[str]:
+    from launchwatch.monitor.alerting.channels import apprise_url_problem
+
+    problems = []
+    for index, channel in enumerate(config.channels):
+        problem = apprise_url_problem(channel.url)
+        if problem:
+            problems.append(f"{document.where(('channels', index, 'url'))}: the URL of channel {channel.name!r} {problem}")
+    return problems
 
 
 def _describe_errors(exc: ValidationError, prefix: Path_, model: type[BaseModel], document: _Document) -> list[str]:

@@ -8,11 +8,17 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import dns.asyncresolver
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from launchwatch.monitor.alerting.heartbeat import heartbeat_loop
+from launchwatch.monitor.alerting.planner import NotificationPlanner
+from launchwatch.monitor.alerting.sender import OutboxSender
 from launchwatch.monitor.configfile import LoadedConfig
+from launchwatch.monitor.logs import Redactor
 from launchwatch.monitor.metrics import LaunchwatchMetrics
+from launchwatch.monitor.outbox import OutboxStore
 from launchwatch.monitor.runner import HARD_TIMEOUT_GRACE_S, Runner
 from launchwatch.monitor.scheduler import CheckScheduler
 from launchwatch.monitor.storage import Storage
@@ -23,6 +29,7 @@ from launchwatch.web.app import create_app
 log = logging.getLogger("launchwatch.daemon")
 
 PRUNE_INTERVAL_S = 3600.0
+SHUTDOWN_SEND_S = 5.0
 
 
 def open_storage(loaded: LoadedConfig) -> Storage:
@@ -34,6 +41,10 @@ def open_storage(loaded: LoadedConfig) -> Storage:
     storage.upgrade()
     storage.sync_checks(loaded.checks, datetime.now(UTC))
     return storage
+
+
+def _dns_resolver(loaded: LoadedConfig) -> dns.asyncresolver.Resolver:
+    return make_dns_resolver(list(loaded.config.dns.nameservers), loaded.config.dns.timeout)
 
 
 def build_runner(loaded: LoadedConfig, metrics: LaunchwatchMetrics | None, writer: ResultWriter | None) -> Runner:
@@ -48,24 +59,44 @@ def build_runner(loaded: LoadedConfig, metrics: LaunchwatchMetrics | None, write
     )
 
 
-async def run_daemon(loaded: LoadedConfig, stop: asyncio.Event, on_ready: Callable[[str | None], None] | None = None) -> None:
+async def run_daemon(
+    loaded: LoadedConfig,
+    stop: asyncio.Event,
+    on_ready: Callable[[str | None], None] | None = None,
+    redact: Redactor | None = None,
+) -> None:
     """Run until ``stop`` is set, then drain in-flight checks and pending writes."""
     config = loaded.config
     storage = await asyncio.to_thread(open_storage, loaded)
     registry = CollectorRegistry()
     metrics = LaunchwatchMetrics(registry, process_collector=True)
     metrics.set_checks(loaded.checks)
-    writer = ResultWriter(storage)
+    planner = NotificationPlanner(config, loaded.checks)
+    writer = ResultWriter(storage, planner)
     writer.start()
+    outbox = OutboxStore(storage)
+    sender = OutboxSender(
+        outbox, planner, config.channels, redact=redact or Redactor(loaded.secrets), give_up_after_s=config.alerts.give_up_after, metrics=metrics
+    )
+    sender.start()
     scheduler = CheckScheduler(build_runner(loaded, metrics, writer), metrics)
     scheduler.start(loaded.checks)
-    prune_task = asyncio.create_task(_prune_periodically(storage, config.storage.retention), name="launchwatch-prune")
+    health = DaemonHealth(scheduler, writer, sender)
+    background = [asyncio.create_task(_prune_periodically(storage, config.storage.retention), name="launchwatch-prune")]
+    if config.alerts.heartbeat_url:
+        background.append(
+            asyncio.create_task(
+                heartbeat_loop(config.alerts.heartbeat_url, config.alerts.heartbeat_interval, health.healthy, _dns_resolver(loaded)),
+                name="launchwatch-heartbeat",
+            )
+        )
 
     web_runner = None
     url = None
     try:
         if config.web.enabled:
-            web_runner, url = await _start_web(create_app(storage, registry, DaemonHealth(scheduler, writer), config), config.web.listen)
+            app = create_app(storage, registry, health, config, outbox=outbox, maintenance=planner.maintenance)
+            web_runner, url = await _start_web(app, config.web.listen)
             log.info("status page at %s", url)
         if on_ready:
             on_ready(url)
@@ -74,10 +105,16 @@ async def run_daemon(loaded: LoadedConfig, stop: asyncio.Event, on_ready: Callab
     finally:
         drain_s = max((check.timeout_s for check in loaded.checks), default=0.0) + HARD_TIMEOUT_GRACE_S
         await scheduler.stop(drain_s)
-        prune_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await prune_task
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await writer.close()
+        # Notifications the last results caused get one chance to go out;
+        # whatever is left stays in the outbox for the next start.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sender.process_once(datetime.now(UTC)), SHUTDOWN_SEND_S)
+        await sender.stop()
         if web_runner:
             await web_runner.cleanup()
         await asyncio.to_thread(storage.close)
@@ -118,14 +155,16 @@ class DaemonHealth:
     # restart of the database does not get the daemon restarted too.
     WRITER_GRACE_S = 60.0
 
-    def __init__(self, scheduler: CheckScheduler, writer: ResultWriter) -> None:
+    def __init__(self, scheduler: CheckScheduler, writer: ResultWriter, sender: OutboxSender) -> None:
         self._scheduler = scheduler
         self._writer = writer
+        self._sender = sender
 
     def healthy(self, now: float | None = None) -> tuple[bool, str]:
-        ok, reason = self._scheduler.healthy(now)
-        if not ok:
-            return ok, reason
+        for part in (self._scheduler, self._sender):
+            ok, reason = part.healthy(now)
+            if not ok:
+                return ok, reason
         failing_for = self._writer.failing_for(now)
         if failing_for is not None and failing_for > self.WRITER_GRACE_S:
             return False, f"results not written for {failing_for:.0f} s: {self._writer.last_error}"

@@ -101,4 +101,7 @@ def setup_logging(log_format: str = "text", level: str = "INFO", redact: Redacto
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("launchwatch").setLevel(level.upper())
+    # apprise logs the URLs it handles, tokens included. Delivery errors are
+    # captured per notification and logged by launchwatch instead.
+    logging.getLogger("apprise").propagate = False
     return redact

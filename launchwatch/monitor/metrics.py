@@ -126,6 +126,17 @@ class LaunchwatchMetrics:
             "Number of check runs in progress.",
             registry=registry,
         )
+        self.notifications = Counter(
+            "launchwatch_notifications_total",
+            "Notification delivery attempts by channel and resulting state (sent, pending for a retry, failed).",
+            ("channel", "outcome"),
+            registry=registry,
+        )
+        self.outbox_depth = Gauge(
+            "launchwatch_outbox_depth",
+            "Notifications waiting in the outbox to be sent.",
+            registry=registry,
+        )
         build_info = Info("launchwatch_build", "Version of launchwatch and of the Python that runs it.", registry=registry)
         build_info.info({"version": _package_version(), "python_version": platform.python_version()})
 
@@ -176,6 +187,12 @@ class LaunchwatchMetrics:
         last.last_run.set(result.started_at.timestamp())
         series.runs[status].inc()
         self._set_probe_metrics(series, result.metrics)
+
+    def observe_notification(self, channel: str, outcome: str) -> None:
+        self.notifications.labels(channel, outcome).inc()
+
+    def set_outbox_depth(self, depth: int) -> None:
+        self.outbox_depth.set(depth)
 
     def observe_lag(self, seconds: float) -> None:
         """Record how late a run started compared with its plan; early starts count as 0."""

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine
 
 import launchwatch
+from launchwatch.monitor import outbox
 from launchwatch.monitor import state as state_machine
 from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.tables import (
@@ -35,6 +36,7 @@ from launchwatch.monitor.tables import (
     result_rollups_table,
     results_table,
 )
+from launchwatch.monitor.outbox import NotificationPlanner
 from launchwatch.probes.result import Finding, ProbeResult, Severity, Status
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class Transition:
     kind: str
     incident_id: int
     at: datetime
+    # When the incident opened; equal to `at` for "opened".
+    opened_at: datetime
 
 
 @dataclass(slots=True)
@@ -120,6 +124,8 @@ class IncidentView:
     resolved_at: datetime | None
     reason: str
     message: str
+    # Code of the finding `message` came from; None when no finding did.
+    code: str | None = None
 
 
 def cap_findings(findings: Sequence[Finding]) -> tuple[list[Finding], int]:
@@ -148,7 +154,7 @@ def _encode_findings(findings: Sequence[Finding]) -> str:
     return json.dumps([finding.to_dict() for finding in findings], separators=(",", ":"))
 
 
-def _decode_findings(text: str | None) -> list[Finding]:
+def decode_findings(text: str | None) -> list[Finding]:
     if not text:
         return []
     return [Finding.from_dict(item) for item in json.loads(text)]
@@ -303,11 +309,15 @@ class Storage:
                     sa.update(checks_table).where(checks_table.c.id.in_(removed_ids)).values(removed_at=now, updated_at=now)
                 )
 
-    def record_results(self, batch: list[tuple[CheckDefinition, ProbeResult]]) -> list[Transition]:
+    def record_results(
+        self, batch: list[tuple[CheckDefinition, ProbeResult]], planner: NotificationPlanner | None = None
+    ) -> list[Transition]:
         """Store results and move state in one transaction; return the transitions.
 
         Several results of one check are applied in batch order, so pass them
-        oldest first.
+        oldest first. `planner` turns each transition into notifications, which
+        are written to the outbox in the same transaction, so a crash can lose
+        neither the state change nor the message about it.
         """
         if not batch:
             return []
@@ -329,7 +339,10 @@ class Storage:
             )
         with self._begin() as conn:
             conn.execute(sa.insert(results_table), result_rows)
-            return self._advance_states(conn, batch, result_rows)
+            transitions = self._advance_states(conn, batch, result_rows)
+            if planner is not None and transitions:
+                outbox.insert_planned(conn, batch, transitions, planner)
+            return transitions
 
     def _advance_states(
         self,
@@ -361,14 +374,15 @@ class Storage:
             )
             if step.opens_incident:
                 open_incident_id = self._open_incident(conn, check, result)
-                transitions.append(Transition(check.id, "opened", open_incident_id, result.started_at))
+                transitions.append(Transition(check.id, "opened", open_incident_id, result.started_at, result.started_at))
             elif step.resolves_incident and open_incident_id is not None:
                 conn.execute(
                     sa.update(incidents_table)
                     .where(incidents_table.c.id == open_incident_id)
                     .values(resolved_at=result.started_at)
                 )
-                transitions.append(Transition(check.id, "resolved", open_incident_id, result.started_at))
+                opened_at = previous.since if previous is not None else result.started_at
+                transitions.append(Transition(check.id, "resolved", open_incident_id, result.started_at, opened_at))
                 open_incident_id = None
             current[check.id] = {
                 "check_id": check.id,
@@ -400,6 +414,7 @@ class Storage:
 
     def _open_incident(self, conn: Connection, check: CheckDefinition, result: ProbeResult) -> int:
         top = result.top_finding()
+        code = top.code if top is not None else None
         if top is not None:
             message = _cap_message(top).message
         else:
@@ -411,6 +426,7 @@ class Storage:
                 resolved_at=None,
                 reason=str(result.reason),
                 message=message,
+                code=code,
             )
         )
         return int(inserted.inserted_primary_key[0])
@@ -454,7 +470,7 @@ class Storage:
                     last_reason=row.last_reason,
                     last_run_at=row.last_run_at,
                     last_duration_s=row.last_duration_s,
-                    last_findings=_decode_findings(row.last_findings),
+                    last_findings=decode_findings(row.last_findings),
                     uptime_24h=_percent(up_24h, total_24h),
                     uptime_7d=_percent(up_7d, total_7d),
                     latency_series=series.get(row.id, []),
@@ -481,7 +497,7 @@ class Storage:
                 reason=row.reason,
                 duration_s=row.duration_s,
                 metrics=json.loads(row.metrics),
-                findings=_decode_findings(row.findings),
+                findings=decode_findings(row.findings),
                 findings_dropped=row.findings_dropped,
             )
             for row in rows
@@ -503,6 +519,7 @@ class Storage:
                 resolved_at=row.resolved_at,
                 reason=row.reason,
                 message=row.message,
+                code=row.code,
             )
             for row in rows
         ]
@@ -589,6 +606,18 @@ class Storage:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Open a transaction with database errors raised as StorageError."""
+        with self._begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Open a connection for reads, with database errors raised as StorageError."""
+        with self._connect() as conn:
+            yield conn
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -119,6 +119,8 @@ class IncidentRow(SQLModel, table=True):
     # The result reason that opened the incident.
     reason: str = Field(sa_column=Column(String, nullable=False))
     message: str = Field(sa_column=Column(Text, nullable=False))
+    # Code of the finding `message` came from, so the web can hide security ones.
+    code: str | None = Field(default=None, sa_column=Column(String, nullable=True))
 
 
 class ResultRollupRow(SQLModel, table=True):
@@ -138,8 +140,62 @@ class ResultRollupRow(SQLModel, table=True):
     duration_max_s: float = Field(sa_column=Column(Float, nullable=False))
 
 
+class NotificationRow(SQLModel, table=True):
+    """One message to one channel, written in the transaction that caused it (the outbox)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # Two daemons that both decide a reminder is due insert it once.
+        UniqueConstraint("incident_id", "channel", "kind", "sequence", name="uq_notifications_incident_channel_kind_sequence"),
+        Index("ix_notifications_state_id", "state", "id"),
+        Index("ix_notifications_dedupe_key", "dedupe_key"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(_BIG_ID, primary_key=True, autoincrement=True))
+    incident_id: int | None = Field(default=None, sa_column=Column(_BIG_ID, nullable=True))
+    check_id: str | None = Field(default=None, sa_column=Column(String, nullable=True))
+    channel: str = Field(sa_column=Column(String, nullable=False))
+    # opened, reminder, escalation, resolved or test
+    kind: str = Field(sa_column=Column(String, nullable=False))
+    # Tells reminders of one incident apart; 0 for the other kinds.
+    sequence: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # NotificationEvent as JSON; rendered per channel when sent.
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    # Notifications about the same underlying fault (one certificate watched
+    # by several checks) share a key, and only the first is sent.
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String, nullable=True))
+    # pending, sent, failed (gave up), silenced (maintenance) or deduplicated
+    state: str = Field(sa_column=Column(String, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    # The sender that holds the row and until when; another may take it after.
+    claimed_by: str | None = Field(default=None, sa_column=Column(String, nullable=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class NotificationAttemptRow(SQLModel, table=True):
+    """One delivery attempt of a notification and its outcome."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_notification_id", "notification_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(_BIG_ID, primary_key=True, autoincrement=True))
+    notification_id: int = Field(sa_column=Column(_BIG_ID, nullable=False))
+    channel: str = Field(sa_column=Column(String, nullable=False))
+    attempted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ok: bool = Field(sa_column=Column(Boolean, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    duration_s: float = Field(sa_column=Column(Float, nullable=False))
+    sender: str = Field(sa_column=Column(String, nullable=False))
+
+
 checks_table = CheckRow.__table__
 results_table = ResultRow.__table__
 check_state_table = CheckStateRow.__table__
 incidents_table = IncidentRow.__table__
 result_rollups_table = ResultRollupRow.__table__
+notifications_table = NotificationRow.__table__
+notification_attempts_table = NotificationAttemptRow.__table__

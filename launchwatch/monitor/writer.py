@@ -8,6 +8,7 @@ import time
 from collections import deque
 
 from launchwatch.monitor.checks import CheckDefinition
+from launchwatch.monitor.outbox import NotificationPlanner
 from launchwatch.monitor.storage import Storage, Transition
 from launchwatch.probes.result import ProbeResult
 
@@ -25,8 +26,9 @@ MAX_PENDING = 100_000
 
 
 class ResultWriter:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, planner: NotificationPlanner | None = None) -> None:
         self._storage = storage
+        self._planner = planner
         self._pending: deque[tuple[CheckDefinition, ProbeResult]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -84,7 +86,7 @@ class ResultWriter:
 
             batch = [self._pending.popleft() for _ in range(min(BATCH_SIZE, len(self._pending)))]
             try:
-                transitions = await asyncio.to_thread(self._storage.record_results, batch)
+                transitions = await asyncio.to_thread(self._storage.record_results, batch, self._planner)
             except Exception as exc:
                 # Back to the front, so results stay in order when written later.
                 # TODO: a batch that fails for a reason other than the connection

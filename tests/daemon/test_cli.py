@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from launchwatch.monitor.storage import Storage
+from tests.support.smtp import SmtpServer
 from tests.support.targets import serve_app
 
 COMMAND = [sys.executable, "-m", "launchwatch.monitor.cli"]
@@ -136,13 +137,14 @@ def test_demo_serves_status_page_and_stops(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        url = None
+        announced: dict[str, str] = {}
         for line in process.stdout:
-            match = re.search(r"status page: (http://127\.0\.0\.1:\d+/)", line)
+            match = re.search(r"(status page|mailbox): +(http://127\.0\.0\.1:\d+/)", line)
             if match:
-                url = match.group(1)
+                announced[match.group(1)] = match.group(2)
+            if line.startswith("Press Ctrl+C"):
                 break
-        assert url is not None
+        url = announced["status page"]
 
         checks: list[dict[str, object]] = []
         deadline = time.monotonic() + WAIT_LIMIT_S
@@ -157,6 +159,19 @@ def test_demo_serves_status_page_and_stops(tmp_path: Path) -> None:
         assert statuses["app/billing-api-private"] == "fail"
         assert statuses["app/reports-api"] == "warn"
         assert statuses["app/bundle"] == "fail"
+        assert statuses["secure/certificate"] == "warn"
+        assert statuses["secure/https-redirect"] == "warn"
+        assert statuses["secure/home-https"] == "pass"
+
+        # The billing check fails twice in a row, which opens an incident
+        # and sends an email to the demo's own SMTP server.
+        mailbox = ""
+        deadline = time.monotonic() + WAIT_LIMIT_S
+        while time.monotonic() < deadline and "FAILING app/billing-api-private" not in mailbox:
+            with urllib.request.urlopen(announced["mailbox"], timeout=5) as response:
+                mailbox = response.read().decode()
+            time.sleep(0.5)
+        assert "[launchwatch] FAILING app/billing-api-private" in mailbox
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=WAIT_LIMIT_S) == 0
@@ -164,7 +179,6 @@ def test_demo_serves_status_page_and_stops(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
-
 
 def test_json_logs_carry_check_fields(tmp_path: Path, target_port: int) -> None:
     config = write_config(tmp_path, target_port)
@@ -179,3 +193,43 @@ def test_json_logs_carry_check_fields(tmp_path: Path, target_port: int) -> None:
     assert failure["status"] == "fail"
     assert failure["reason"] == "http_status"
     assert "returned status 502" in failure["message"]
+
+
+def test_notify_test_sends_email_and_reports_failure(tmp_path: Path) -> None:
+    with SmtpServer() as smtp:
+        config = tmp_path / "channels.yaml"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                state_dir: {tmp_path}
+                channels:
+                  - name: mail
+                    url: mailto://127.0.0.1:{smtp.port}?from=launchwatch@example.test&to=ops@example.test&mode=insecure
+                  - name: dead-hook
+                    url: json://127.0.0.1:{_closed_port()}/hook
+                sites: []
+                """
+            )
+        )
+
+        sent = launchwatch("notify-test", "-c", str(config), "mail")
+        both = launchwatch("notify-test", "-c", str(config))
+        unknown = launchwatch("notify-test", "-c", str(config), "pager")
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert re.match(r"^mail: sent in \d+ ms$", sent.stdout.strip())
+    assert both.returncode == 1
+    assert re.search(r"^dead-hook: failed: .+", both.stdout, re.MULTILINE)
+    assert unknown.returncode == 2
+    assert "channel 'pager' is not defined in the config (defined: mail, dead-hook)" in unknown.stderr
+    assert len(smtp.messages) == 2
+    assert smtp.messages[0].subject.startswith("[launchwatch] TEST")
+    assert smtp.messages[0].recipients == ["ops@example.test"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

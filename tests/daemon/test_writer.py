@@ -19,11 +19,11 @@ class UnreachableFor(Storage):
         self.outages = outages
         self.attempts = 0
 
-    def record_results(self, batch):  # type: ignore[no-untyped-def]
+    def record_results(self, batch, planner=None):  # type: ignore[no-untyped-def]
         self.attempts += 1
         if self.attempts <= self.outages:
             raise StorageError("cannot reach the database (simulated outage)")
-        return super().record_results(batch)
+        return super().record_results(batch, planner)
 
 
 def test_writer_keeps_results_through_outage(database_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]

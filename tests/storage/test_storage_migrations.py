@@ -11,7 +11,7 @@ import launchwatch.monitor.tables  # noqa: F401  (registers the tables on SQLMod
 from launchwatch.monitor.storage import Storage
 from tests.storage.storage_helpers import T0, make_check
 
-EXPECTED_TABLES = {"checks", "results", "check_state", "incidents", "result_rollups"}
+EXPECTED_TABLES = {"checks", "results", "check_state", "incidents", "result_rollups", "notifications", "notification_attempts"}
 
 
 def _table_names(storage: Storage) -> set[str]:

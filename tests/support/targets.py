@@ -88,17 +88,19 @@ class _LoopbackServer:
 class serve_app(_LoopbackServer):  # noqa: N801 - used like a function: serve_app(app)
     """Serve an aiohttp application, over TLS when ``ssl_context`` is given."""
 
-    def __init__(self, app: web.Application, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, app: web.Application, *, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
         super().__init__("https" if ssl_context else "http")
         self._app = app
         self._ssl_context = ssl_context
+        # 0 lets the kernel pick; a fixed port brings a server back where it was.
+        self._port = port
         self._runner: web.AppRunner | None = None
 
     async def _start(self) -> int:
         # A short shutdown timeout: tests leave slow handlers running on purpose.
         self._runner = web.AppRunner(self._app, shutdown_timeout=0.5, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, 0, ssl_context=self._ssl_context)
+        site = web.TCPSite(self._runner, HOST, self._port, ssl_context=self._ssl_context)
         await site.start()
         return _bound_port(self._runner.addresses)
 
