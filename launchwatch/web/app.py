@@ -1,7 +1,8 @@
 """The web front of the daemon: status page, check pages, JSON API, /metrics and /healthz.
 
-Every storage call runs in a worker thread (``asyncio.to_thread``), so a slow
-database never stalls the event loop that also runs the checks.
+Every storage and outbox read runs in a worker thread (``asyncio.to_thread``),
+so a slow database never stalls the event loop that also runs the checks.
+Notification channels appear by name only, because their URLs contain tokens.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -21,7 +23,9 @@ from markupsafe import Markup
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from launchwatch.monitor.config import Config
+from launchwatch.monitor.alerting.maintenance import MaintenanceSchedule, MaintenanceWindow
+from launchwatch.monitor.config import ChannelConfig, Config
+from launchwatch.monitor.outbox import FAILED, PENDING, SENT, ChannelStatus, NotificationView, OutboxStore
 from launchwatch.monitor.storage import CheckStatusView, IncidentView, ResultView, Storage, StorageError
 from launchwatch.probes.context import Clock, SystemClock
 from launchwatch.probes.result import Finding, Severity, Status
@@ -31,7 +35,7 @@ logger = logging.getLogger("launchwatch.web")
 
 HIDDEN_SECURITY_MESSAGE = "hidden: security finding (view from the daemon's host)"
 HIDDEN_SECURITY_CODE = "security.hidden"
-HIDDEN_INCIDENT_MESSAGE = "hidden: may name a security finding (view from the daemon's host)"
+REDACTED = "[redacted]"
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 # A reverse proxy on the same host connects from loopback for every visitor.
@@ -42,6 +46,10 @@ _FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARN: 1, Severity.FAIL: 2}
 _RECENT_RESULTS_LIMIT = 50
 _INCIDENTS_LIMIT = 20
+# Parts of a channel URL shorter than this stay in error messages, because
+# they are more likely path words or versions than credentials.
+_MIN_SECRET_LENGTH = 4
+_NOTIFICATION_STATE_CLASSES = {SENT: "pass", PENDING: "warn", FAILED: "fail"}
 
 
 class Health(Protocol):
@@ -74,9 +82,13 @@ def request_is_local(request: web.BaseRequest) -> bool:
     return is_loopback_address(request.remote)
 
 
+def is_security_code(code: str | None) -> bool:
+    return code is not None and code.startswith("security.")
+
+
 def visible_finding(finding: Finding, local: bool) -> Finding:
     """Return ``finding``, or a placeholder when it is a security finding and the viewer is remote."""
-    if local or not finding.code.startswith("security."):
+    if local or not is_security_code(finding.code):
         return finding
     return Finding(code=HIDDEN_SECURITY_CODE, severity=finding.severity, message=HIDDEN_SECURITY_MESSAGE)
 
@@ -84,6 +96,54 @@ def visible_finding(finding: Finding, local: bool) -> Finding:
 def top_finding(findings: Iterable[Finding]) -> Finding | None:
     """Return the most severe finding, the first one among equals."""
     return max(findings, key=lambda finding: _SEVERITY_RANK[finding.severity], default=None)
+
+
+def visible_incident_message(incident: IncidentView, local: bool) -> tuple[str, str | None]:
+    """Return the message and code of ``incident`` as a viewer may see them.
+
+    Only a message copied from a security finding is hidden from remote viewers.
+    """
+    if local or not is_security_code(incident.code):
+        return incident.message, incident.code
+    return HIDDEN_SECURITY_MESSAGE, HIDDEN_SECURITY_CODE
+
+
+# ---------------------------------------------------------------------------
+# Keeping channel URLs off the pages
+
+
+def channel_url_secrets(url: str) -> list[str]:
+    """Return the whole URL and each part of it that may be a credential, longest first.
+
+    Apprise URLs put tokens anywhere: in the user info (mailtos://user:pass@),
+    the host (slack://TokenA/TokenB/TokenC) or the query (?token=...). Every
+    such part is a candidate, in both its written and its percent-decoded form.
+    """
+    parts = urlsplit(url)
+    candidates = [url, parts.netloc, parts.path, parts.query, parts.fragment]
+    candidates += [parts.username or "", parts.password or "", parts.hostname or ""]
+    candidates += parts.path.split("/")
+    candidates += [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    secrets = set()
+    for candidate in candidates:
+        for form in (candidate, unquote(candidate)):
+            if len(form) >= _MIN_SECRET_LENGTH:
+                secrets.add(form)
+    return sorted(secrets, key=len, reverse=True)
+
+
+def redact(text: str | None, secrets: list[str]) -> str | None:
+    """Replace every occurrence of each secret in ``text`` with REDACTED.
+
+    NOTE: this catches a channel URL or its parts copied verbatim into a
+    sender's error message, not a token that the sender re-encoded.
+    """
+    if text is None:
+        return None
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    # Adjacent parts of one URL (host, then path) read as one redaction.
+    return re.sub(f"(?:{re.escape(REDACTED)})+", REDACTED, text)
 
 
 # ---------------------------------------------------------------------------
@@ -144,6 +204,13 @@ def format_uptime(percent: float | None) -> str:
     return f"{int(percent * 100) / 100:.2f} %"
 
 
+def format_until(moment: datetime, now: datetime) -> str:
+    seconds = (as_utc(moment) - as_utc(now)).total_seconds()
+    if seconds < 1:
+        return "now"
+    return f"in {format_span(seconds)}"
+
+
 def isoformat(moment: datetime | None) -> str | None:
     return None if moment is None else as_utc(moment).isoformat()
 
@@ -186,7 +253,7 @@ def _status_class(status: Status | None) -> str:
     return "none" if status is None else str(status)
 
 
-def _check_row(view: CheckStatusView, now: datetime, local: bool) -> dict[str, Any]:
+def _check_row(view: CheckStatusView, now: datetime, local: bool, maintenance: MaintenanceWindow | None) -> dict[str, Any]:
     finding = top_finding(view.last_findings)
     visible = visible_finding(finding, local) if finding is not None else None
     return {
@@ -210,6 +277,7 @@ def _check_row(view: CheckStatusView, now: datetime, local: bool) -> dict[str, A
         "uptime_7d": format_uptime(view.uptime_7d),
         "sparkline": Markup(sparkline_svg(view.latency_series)),
         "open_incident_id": view.open_incident_id,
+        "maintenance": maintenance.config.name if maintenance is not None else None,
     }
 
 
@@ -233,7 +301,7 @@ def _finding_json(finding: Finding | None) -> dict[str, str] | None:
     return {"code": finding.code, "severity": str(finding.severity), "message": finding.message}
 
 
-def _check_json(view: CheckStatusView, local: bool) -> dict[str, Any]:
+def _check_json(view: CheckStatusView, local: bool, maintenance: MaintenanceWindow | None) -> dict[str, Any]:
     finding = top_finding(view.last_findings)
     return {
         "id": view.check_id,
@@ -249,6 +317,7 @@ def _check_json(view: CheckStatusView, local: bool) -> dict[str, Any]:
         "uptime_24h": view.uptime_24h,
         "uptime_7d": view.uptime_7d,
         "top_finding": _finding_json(visible_finding(finding, local) if finding is not None else None),
+        "in_maintenance": maintenance is not None,
     }
 
 
@@ -265,9 +334,16 @@ def _result_row(result: ResultView, now: datetime, local: bool) -> dict[str, Any
     }
 
 
-def _incident_row(incident: IncidentView, now: datetime, local: bool) -> dict[str, Any]:
+def _incident_row(
+    incident: IncidentView,
+    notifications: list[NotificationView],
+    now: datetime,
+    local: bool,
+    secrets: list[str],
+) -> dict[str, Any]:
     end = incident.resolved_at if incident.resolved_at is not None else now
     span = format_span((as_utc(end) - as_utc(incident.opened_at)).total_seconds())
+    message, code = visible_incident_message(incident, local)
     return {
         "id": incident.id,
         "opened": format_utc(incident.opened_at),
@@ -275,10 +351,137 @@ def _incident_row(incident: IncidentView, now: datetime, local: bool) -> dict[st
         "is_open": incident.resolved_at is None,
         "duration": span if incident.resolved_at is not None else f"{span} so far",
         "reason": incident.reason,
-        # TODO: storage copies the message of the opening result's top finding
-        # but not its code, so a remote viewer cannot be shown the messages
-        # that came from other findings either.
-        "message": incident.message if local else HIDDEN_INCIDENT_MESSAGE,
+        "message": message,
+        "code": code or "",
+        "notifications": [_notification_row(notification, secrets) for notification in notifications],
+    }
+
+
+def _notification_row(notification: NotificationView, secrets: list[str]) -> dict[str, Any]:
+    return {
+        "channel": notification.channel,
+        "kind": notification.kind,
+        "state": notification.state,
+        # Silenced and deduplicated rows are never sent, so they get the neutral badge.
+        "state_class": _NOTIFICATION_STATE_CLASSES.get(notification.state, "none"),
+        "attempts": notification.attempts,
+        "sent": format_utc(notification.sent_at) if notification.sent_at is not None else "",
+        "error": redact(notification.last_error, secrets) or "",
+    }
+
+
+def _channel_statuses_by_name(config: Config, statuses: list[ChannelStatus]) -> list[tuple[str, ChannelStatus | None, bool]]:
+    """Pair each channel with its status: configured channels in config order, then others by name.
+
+    A channel that left the configuration still shows while the outbox has rows for it.
+    """
+    by_name = {status.channel: status for status in statuses}
+    configured = [channel.name for channel in config.channels]
+    paired = [(name, by_name.get(name), True) for name in configured]
+    paired += [(name, by_name[name], False) for name in sorted(by_name) if name not in configured]
+    return paired
+
+
+def _channel_row(name: str, status: ChannelStatus | None, configured: bool, now: datetime, secrets: list[str]) -> dict[str, Any]:
+    last_sent_at = status.last_sent_at if status is not None else None
+    last_error_at = status.last_error_at if status is not None else None
+    return {
+        "name": name,
+        "configured": configured,
+        "last_sent": format_utc(last_sent_at) if last_sent_at is not None else "",
+        "last_sent_age": format_age(last_sent_at, now) if last_sent_at is not None else "",
+        "last_error": redact(status.last_error, secrets) if status is not None else None,
+        "last_error_time": format_utc(last_error_at) if last_error_at is not None else "",
+        "last_error_age": format_age(last_error_at, now) if last_error_at is not None else "",
+        "pending": status.pending if status is not None else 0,
+        "failed": status.failed if status is not None else 0,
+    }
+
+
+def _channel_json(name: str, status: ChannelStatus | None, configured: bool, secrets: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "configured": configured,
+        "last_sent_at": isoformat(status.last_sent_at) if status is not None else None,
+        "last_error": redact(status.last_error, secrets) if status is not None else None,
+        "last_error_at": isoformat(status.last_error_at) if status is not None else None,
+        "pending": status.pending if status is not None else 0,
+        "failed": status.failed if status is not None else 0,
+    }
+
+
+def _secrets_of(channels: list[ChannelConfig]) -> list[str]:
+    secrets = {secret for channel in channels for secret in channel_url_secrets(channel.url)}
+    return sorted(secrets, key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------
+# Maintenance windows
+
+
+@dataclass(slots=True)
+class _MaintenanceNow:
+    """Maintenance windows at one moment, each with its current or next span and whether it is active."""
+
+    spans: list[tuple[MaintenanceWindow, tuple[datetime, datetime] | None, bool]]
+
+    @classmethod
+    def at(cls, schedule: MaintenanceSchedule, now: datetime) -> _MaintenanceNow:
+        spans = []
+        for window in schedule.windows:
+            active = window.span_at(now) is not None
+            spans.append((window, window.next_span(now), active))
+        return cls(spans)
+
+    def covering(self, site: str, check_id: str) -> MaintenanceWindow | None:
+        """Return the first active window that covers the check, if any."""
+        for window, _, active in self.spans:
+            if active and window.covers(site, check_id):
+                return window
+        return None
+
+
+def _maintenance_scope(window: MaintenanceWindow) -> str:
+    config = window.config
+    if not config.sites and not config.checks:
+        return "all checks"
+    parts = []
+    if config.sites:
+        parts.append("sites " + ", ".join(config.sites))
+    if config.checks:
+        parts.append("checks " + ", ".join(config.checks))
+    return "; ".join(parts)
+
+
+def _maintenance_schedule_text(window: MaintenanceWindow) -> str:
+    config = window.config
+    if config.cron is not None and config.duration is not None:
+        return f"cron {config.cron} (UTC), {format_span(config.duration)} each"
+    return "one-off"
+
+
+def _maintenance_row(window: MaintenanceWindow, span: tuple[datetime, datetime] | None, active: bool, now: datetime) -> dict[str, Any]:
+    if span is None:
+        when = "no upcoming window"
+    elif active:
+        when = f"in maintenance until {format_utc(span[1])} ({format_until(span[1], now)})"
+    else:
+        when = f"next from {format_utc(span[0])} to {format_utc(span[1])} ({format_until(span[0], now)})"
+    return {
+        "name": window.config.name,
+        "scope": _maintenance_scope(window),
+        "schedule": _maintenance_schedule_text(window),
+        "active": active,
+        "when": when,
+    }
+
+
+def _maintenance_json(window: MaintenanceWindow, span: tuple[datetime, datetime] | None, active: bool) -> dict[str, Any]:
+    return {
+        "name": window.config.name,
+        "active": active,
+        "start": isoformat(span[0]) if span is not None else None,
+        "end": isoformat(span[1]) if span is not None else None,
     }
 
 
@@ -294,12 +497,17 @@ class _StatusWeb:
         health: Health,
         config: Config,
         clock: Clock,
+        outbox: OutboxStore,
+        maintenance: MaintenanceSchedule,
     ) -> None:
         self._storage = storage
         self._registry = registry
         self._health = health
         self._config = config
         self._clock = clock
+        self._outbox = outbox
+        self._maintenance = maintenance
+        self._secrets = _secrets_of(config.channels)
         # Position of each configured check, so pages and the API list checks
         # in the order of the configuration file instead of by id.
         check_ids = [f"{site.name}/{check.id}" for site in config.sites for check in site.checks]
@@ -311,21 +519,28 @@ class _StatusWeb:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._templates.globals["links"] = dict(config.web.links)
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> web.Response:
         text = self._templates.get_template(template).render(**context)
         return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
 
-    async def _check_statuses(self, now: datetime) -> list[CheckStatusView]:
-        views = await asyncio.to_thread(self._storage.check_statuses, now)
+    async def _load_status(self, now: datetime) -> tuple[list[CheckStatusView], list[tuple[str, ChannelStatus | None, bool]]]:
+        views, statuses = await asyncio.to_thread(self._read_status, now)
         unconfigured = len(self._config_order)
-        return sorted(views, key=lambda view: (self._config_order.get(view.check_id, unconfigured), view.check_id))
+        views = sorted(views, key=lambda view: (self._config_order.get(view.check_id, unconfigured), view.check_id))
+        return views, _channel_statuses_by_name(self._config, statuses)
+
+    def _read_status(self, now: datetime) -> tuple[list[CheckStatusView], list[ChannelStatus]]:
+        # One worker-thread hop for the reads of the status page and the API.
+        return self._storage.check_statuses(now), self._outbox.channel_statuses()
 
     async def status_page(self, request: web.Request) -> web.Response:
         now = self._clock.now()
-        views = await self._check_statuses(now)
+        views, channels = await self._load_status(now)
+        maintenance = _MaintenanceNow.at(self._maintenance, now)
         local = request_is_local(request)
-        rows = [_check_row(view, now, local) for view in views]
+        rows = [_check_row(view, now, local, maintenance.covering(view.site, view.check_id)) for view in views]
         overall = overall_status(views)
         return self.render(
             "index.html",
@@ -336,6 +551,8 @@ class _StatusWeb:
             check_count=len(views),
             failing_count=sum(1 for view in views if view.state == "failing"),
             sections=_site_sections(self._config, views, rows),
+            channels=[_channel_row(name, status, configured, now, self._secrets) for name, status, configured in channels],
+            maintenance=[_maintenance_row(window, span, active, now) for window, span, active in maintenance.spans],
         )
 
     async def check_page(self, request: web.Request) -> web.Response:
@@ -345,36 +562,49 @@ class _StatusWeb:
         if found is None:
             message = f"No check has the id {check_id}. The status page lists every configured check."
             return self._error_page(404, "Check not found", message)
-        view, results, incidents = found
+        view, results, incidents, notifications = found
         local = request_is_local(request)
-        check = _check_row(view, now, local)
+        maintenance = _MaintenanceNow.at(self._maintenance, now).covering(view.site, view.check_id)
+        check = _check_row(view, now, local, maintenance)
         check["sparkline"] = Markup(sparkline_svg(view.latency_series, width=360, height=48))
+        by_incident: dict[int | None, list[NotificationView]] = {}
+        for notification in notifications:
+            by_incident.setdefault(notification.incident_id, []).append(notification)
+        incident_rows = [
+            _incident_row(incident, by_incident.get(incident.id, []), now, local, self._secrets) for incident in incidents
+        ]
         return self.render(
             "check.html",
             title=f"{view.name} · launchwatch",
             generated=format_utc(now),
             check=check,
             results=[_result_row(result, now, local) for result in results],
-            incidents=[_incident_row(incident, now, local) for incident in incidents],
+            incidents=incident_rows,
         )
 
-    def _load_check(self, check_id: str, now: datetime) -> tuple[CheckStatusView, list[ResultView], list[IncidentView]] | None:
-        # One worker-thread hop for the three queries of a check page.
+    def _load_check(
+        self, check_id: str, now: datetime
+    ) -> tuple[CheckStatusView, list[ResultView], list[IncidentView], list[NotificationView]] | None:
+        # One worker-thread hop for the four queries of a check page.
         view = self._storage.check_status(check_id, now)
         if view is None:
             return None
         results = self._storage.recent_results(check_id, _RECENT_RESULTS_LIMIT)
         incidents = self._storage.incidents(check_id, _INCIDENTS_LIMIT)
-        return view, results, incidents
+        notifications = self._outbox.notifications([incident.id for incident in incidents])
+        return view, results, incidents, notifications
 
     async def api_status(self, request: web.Request) -> web.Response:
         now = self._clock.now()
-        views = await self._check_statuses(now)
+        views, channels = await self._load_status(now)
+        maintenance = _MaintenanceNow.at(self._maintenance, now)
         local = request_is_local(request)
         body = {
             "generated_at": isoformat(now),
             "status": overall_status(views),
-            "checks": [_check_json(view, local) for view in views],
+            "checks": [_check_json(view, local, maintenance.covering(view.site, view.check_id)) for view in views],
+            "channels": [_channel_json(name, status, configured, self._secrets) for name, status, configured in channels],
+            "maintenance": [_maintenance_json(window, span, active) for window, span, active in maintenance.spans],
         }
         return web.json_response(body)
 
@@ -437,9 +667,24 @@ def create_app(
     health: Health,
     config: Config,
     clock: Clock | None = None,
+    *,
+    outbox: OutboxStore | None = None,
+    maintenance: MaintenanceSchedule | None = None,
 ) -> web.Application:
-    """Build the aiohttp application; the caller runs it (AppRunner) and closes the storage."""
-    handlers = _StatusWeb(storage, registry, health, config, clock or SystemClock())
+    """Build the aiohttp application; the caller runs it (AppRunner) and closes the storage.
+
+    Without ``outbox`` or ``maintenance`` the app reads the outbox of
+    ``storage`` and the maintenance windows of ``config``.
+    """
+    handlers = _StatusWeb(
+        storage,
+        registry,
+        health,
+        config,
+        clock or SystemClock(),
+        outbox if outbox is not None else OutboxStore(storage),
+        maintenance if maintenance is not None else MaintenanceSchedule(config.maintenance),
+    )
     app = web.Application(middlewares=[handlers.error_pages])
     app.router.add_get("/", handlers.status_page)
     app.router.add_get("/checks/{site}/{check}", handlers.check_page)

@@ -7,7 +7,7 @@ import logging
 import re
 import subprocess
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,25 +23,27 @@ from tests.web.web_support import (
     Scenario,
     fetch_paths,
     open_storage,
+    probe_result,
 )
 
 from launchwatch.monitor.config import Config
 from launchwatch.monitor.metrics import LaunchwatchMetrics
-from launchwatch.monitor.storage import Storage
-from launchwatch.probes.result import Finding, Severity
+from launchwatch.monitor.storage import IncidentView, Storage
+from launchwatch.probes.result import Finding, Severity, Status
 from launchwatch.web.app import (
     CONTENT_SECURITY_POLICY,
     HIDDEN_SECURITY_MESSAGE,
     create_app,
     is_loopback_address,
     visible_finding,
+    visible_incident_message,
 )
 
 PROMTOOL = "/usr/bin/promtool"
 PROXIED = {"X-Forwarded-For": "203.0.113.7"}
 API_FIELDS = {
     "id", "site", "name", "kind", "state", "last_status", "last_reason", "since", "last_run_at",
-    "last_duration_s", "uptime_24h", "uptime_7d", "top_finding",
+    "last_duration_s", "uptime_24h", "uptime_7d", "top_finding", "in_maintenance",
 }  # fmt: skip
 
 
@@ -64,6 +66,12 @@ def test_status_page_lists_every_check(scenario: Scenario):
     assert page.status == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert list(rows) == ["shop/home", "shop/cart", "shop/fresh", "blog/headers"]
+
+
+def test_status_page_shows_configured_links(scenario: Scenario):
+    page = fetch_paths(scenario.app, "/")["/"]
+
+    assert '<a href="https://runbook.example.test/?a=1&amp;b=2">Runbook &amp; &lt;notes&gt;</a>' in page.text
 
 
 def test_status_page_shows_status_and_state(scenario: Scenario):
@@ -169,9 +177,11 @@ def test_status_page_reads_storage_off_loop_thread(scenario: Scenario):
     fetch_paths(scenario.app, "/", "/checks/shop/home", "/api/v1/status")
     loop_thread = threading.get_ident()
     methods = {name for name, _ in scenario.storage.calls}
+    outbox_methods = {name for name, _ in scenario.outbox.calls}
 
     assert methods == {"check_statuses", "check_status", "recent_results", "incidents"}
-    for name, thread_id in scenario.storage.calls:
+    assert outbox_methods == {"channel_statuses", "notifications"}
+    for name, thread_id in scenario.storage.calls + scenario.outbox.calls:
         assert thread_id != loop_thread, name
 
 
@@ -455,15 +465,66 @@ def test_security_finding_hidden_behind_proxy(scenario: Scenario):
     assert "followed 1 redirect" in responses["/checks/blog/headers"].text
 
 
-def test_incident_message_hidden_behind_proxy(scenario: Scenario):
-    local = fetch_paths(scenario.app, "/checks/shop/home")["/checks/shop/home"].text
-    proxied = fetch_paths(scenario.app, "/checks/shop/home", headers=PROXIED)["/checks/shop/home"].text
-    local_incident = local.split('<tr class="incident"', 1)[1].split("</tr>", 1)[0]
-    proxied_incident = proxied.split('<tr class="incident"', 1)[1].split("</tr>", 1)[0]
+def first_incident(html: str) -> str:
+    return html.split('<tr class="incident"', 1)[1].split("</tr>", 1)[0]
 
-    assert HTTP_FAIL_MESSAGE in local_incident
-    assert HTTP_FAIL_MESSAGE not in proxied_incident
-    assert ">55 min<" in proxied_incident
+
+def test_other_incident_shown_behind_proxy(scenario: Scenario):
+    proxied = fetch_paths(scenario.app, "/checks/shop/home", headers=PROXIED)["/checks/shop/home"].text
+    incident = first_incident(proxied)
+
+    assert HTTP_FAIL_MESSAGE in incident
+    assert "http.status" in incident
+    assert ">55 min<" in incident
+
+
+def test_security_incident_hidden_behind_proxy(scenario: Scenario):
+    proxied = fetch_paths(scenario.app, "/checks/blog/headers", headers=PROXIED)["/checks/blog/headers"].text
+    incident = first_incident(proxied)
+
+    assert SECURITY_FAIL_MESSAGE not in proxied
+    assert "security.tls_legacy" not in proxied
+    assert HIDDEN_SECURITY_MESSAGE.replace("'", "&#39;") in incident
+    assert "security.hidden" in incident
+
+
+def test_security_incident_shown_on_loopback(scenario: Scenario):
+    local = fetch_paths(scenario.app, "/checks/blog/headers")["/checks/blog/headers"].text
+    incident = first_incident(local)
+
+    assert SECURITY_FAIL_MESSAGE in incident
+    assert "security.tls_legacy" in incident
+
+
+def test_uncoded_incident_shown_behind_proxy(scenario: Scenario):
+    fresh = scenario.checks["shop/fresh"]
+    errored = [probe_result(NOW - timedelta(minutes=minutes), 0.5, status=Status.ERROR) for minutes in (4, 2)]
+    scenario.storage.record_results([(fresh, result) for result in errored])
+
+    proxied = fetch_paths(scenario.app, "/checks/shop/fresh", headers=PROXIED)["/checks/shop/fresh"].text
+    incident = first_incident(proxied)
+
+    assert "2 results in a row ended with status error" in incident
+    assert "security.hidden" not in incident
+
+
+@pytest.mark.parametrize(
+    ("code", "local", "expected_message", "expected_code"),
+    [
+        ("security.tls_legacy", False, HIDDEN_SECURITY_MESSAGE, "security.hidden"),
+        ("security.tls_legacy", True, SECURITY_FAIL_MESSAGE, "security.tls_legacy"),
+        ("http.status", False, SECURITY_FAIL_MESSAGE, "http.status"),
+        ("securityish.code", False, SECURITY_FAIL_MESSAGE, "securityish.code"),
+        (None, False, SECURITY_FAIL_MESSAGE, None),
+    ],
+)
+def test_visible_incident_message(code, local, expected_message, expected_code):
+    incident = IncidentView(id=1, check_id="blog/headers", opened_at=NOW, resolved_at=None, reason="header", message=SECURITY_FAIL_MESSAGE, code=code)
+
+    message, shown_code = visible_incident_message(incident, local)
+
+    assert message == expected_message
+    assert shown_code == expected_code
 
 
 # Failures

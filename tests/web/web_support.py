@@ -1,4 +1,4 @@
-"""Helpers for the web tests: sites, checks and results in a real SQLite Storage, and a loopback server."""
+"""Helpers for the web tests: sites, checks, results and outbox rows in a real SQLite Storage, and a loopback server."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from launchwatch.monitor.checks import CheckDefinition, build_checks
 from launchwatch.monitor.config import Config
+from launchwatch.monitor.outbox import ChannelStatus, NotificationDraft, NotificationView, OutboxStore, insert_drafts
 from launchwatch.monitor.storage import CheckStatusView, IncidentView, ResultView, Storage
 from launchwatch.probes.result import Finding, ProbeResult, Reason, Severity, Status, status_from_findings
 from launchwatch.web.app import create_app
@@ -25,6 +26,18 @@ XSS_NAME = '<script>alert("x")</script> & co'
 SECURITY_MESSAGE = "Strict-Transport-Security header is missing; expected max-age of at least 15552000 s; add the header"
 SECURITY_FAIL_MESSAGE = "TLS 1.0 is accepted; expected TLS 1.2 or later; disable TLS 1.0 and 1.1 on the server"
 HTTP_FAIL_MESSAGE = "GET https://shop.test/cart returned 503; expected 200; check the upstream service"
+# Every channel URL carries this marker in its credential, so a test can
+# search a whole page or JSON body for any leaked part of a URL.
+TOKEN_MARKER = "LWTOKEN"
+CHANNEL_URLS = {
+    "ops-hook": f"json://127.0.0.1:9/hook?token={TOKEN_MARKER}-ops-5f2c9a",
+    "oncall-mail": f"mailtos://alerts:{TOKEN_MARKER}-mailpass-77@127.0.0.1:2525/",
+    "pager": f"ntfy://{TOKEN_MARKER}-pager-topic-31",
+    "spare": f"json://127.0.0.1:9/spare?token={TOKEN_MARKER}-spare-0d4e",
+}
+# A sender error that echoes the channel's URL, which the pages must redact.
+LEAKY_ERROR = f"POST http://127.0.0.1:9/hook?token={TOKEN_MARKER}-ops-5f2c9a failed: connection refused"
+SMTP_ERROR = "SMTP server rejected the message: 550 mailbox unavailable"
 
 
 class FixedClock:
@@ -55,6 +68,19 @@ def make_config(tmp_path: Path) -> Config:
     return Config.model_validate(
         {
             "state_dir": str(tmp_path),
+            "web": {"links": {"Runbook & <notes>": "https://runbook.example.test/?a=1&b=2"}},
+            "channels": [{"name": name, "url": url} for name, url in CHANNEL_URLS.items()],
+            "maintenance": [
+                {
+                    "name": "cart-migration",
+                    "start": (NOW - timedelta(minutes=30)).isoformat(),
+                    "end": (NOW + timedelta(minutes=90)).isoformat(),
+                    "checks": ["shop/cart"],
+                },
+                # NOW is a Friday, so the next window opens on Sunday 2025-03-16.
+                {"name": "blog-reboot", "cron": "0 3 * * sun", "duration": "1h", "sites": ["blog"]},
+                {"name": "last-year", "start": "2024-01-01T00:00:00Z", "end": "2024-01-01T02:00:00Z"},
+            ],
             "sites": [
                 {
                     "name": "shop",
@@ -120,6 +146,56 @@ def scenario_results(checks: dict[str, CheckDefinition]) -> list[tuple[CheckDefi
     ]
 
 
+def write_outbox(storage: Storage) -> None:
+    """Write outbox rows for the scenario's incidents and deliver some of them.
+
+    ops-hook fails once with an error that echoes its URL, then sends the
+    home incident's "opened" notification. oncall-mail fails it for good.
+    pager only gets a "resolved" notification, which is silenced because it
+    never heard of the incident. spare gets nothing, and retired-hook is not
+    in the configuration any more but still has a pending row.
+    """
+    incidents = {incident.check_id: incident.id for incident in storage.incidents()}
+    home, cart, headers = incidents["shop/home"], incidents["shop/cart"], incidents["blog/headers"]
+    outbox = OutboxStore(storage)
+    opened_at = NOW - timedelta(hours=1)
+
+    def draft(channel: str, kind: str, incident_id: int, check_id: str) -> NotificationDraft:
+        return NotificationDraft(channel=channel, kind=kind, payload=f"{kind} {check_id}", incident_id=incident_id, check_id=check_id)
+
+    with storage.transaction() as conn:
+        insert_drafts(conn, [draft("ops-hook", "opened", home, "shop/home"), draft("oncall-mail", "opened", home, "shop/home")], opened_at)
+
+    first = {claimed.channel: claimed for claimed in outbox.claim("sender-1", opened_at, timedelta(minutes=1))}
+    retry_at = opened_at + timedelta(minutes=2)
+    outbox.complete(first["ops-hook"], "sender-1", opened_at, ok=False, error=LEAKY_ERROR, duration_s=0.01, give_up=False, retry_at=retry_at)
+    outbox.complete(first["oncall-mail"], "sender-1", opened_at, ok=False, error=SMTP_ERROR, duration_s=0.02, give_up=True, retry_at=retry_at)
+    (retried,) = outbox.claim("sender-1", retry_at, timedelta(minutes=1))
+    outbox.complete(retried, "sender-1", retry_at, ok=True, error=None, duration_s=0.01, give_up=False, retry_at=retry_at)
+
+    with storage.transaction() as conn:
+        insert_drafts(conn, [draft("ops-hook", "opened", headers, "blog/headers"), draft("retired-hook", "opened", headers, "blog/headers")], NOW - timedelta(minutes=35))
+        insert_drafts(conn, [draft("ops-hook", "opened", cart, "shop/cart")], NOW - timedelta(minutes=10))
+        resolved = [draft(channel, "resolved", home, "shop/home") for channel in ("ops-hook", "oncall-mail", "pager")]
+        insert_drafts(conn, resolved, NOW - timedelta(minutes=5))
+
+
+class RecordingOutbox(OutboxStore):
+    """A real OutboxStore that also notes which thread ran each read."""
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage)
+        self.calls: list[tuple[str, int]] = []
+
+    def channel_statuses(self) -> list[ChannelStatus]:
+        self.calls.append(("channel_statuses", threading.get_ident()))
+        return super().channel_statuses()
+
+    def notifications(self, incident_ids: list[int]) -> list[NotificationView]:
+        self.calls.append(("notifications", threading.get_ident()))
+        return super().notifications(incident_ids)
+
+
 class RecordingStorage(Storage):
     """A real Storage that also notes which thread ran each read."""
 
@@ -162,9 +238,10 @@ class Scenario:
     registry: CollectorRegistry
     health: FakeHealth
     clock: FixedClock
+    outbox: RecordingOutbox
 
     def app(self) -> web.Application:
-        return create_app(self.storage, self.registry, self.health, self.config, clock=self.clock)
+        return create_app(self.storage, self.registry, self.health, self.config, clock=self.clock, outbox=self.outbox)
 
 
 @dataclass
@@ -213,6 +290,9 @@ def build_scenario(tmp_path: Path) -> Iterator[Scenario]:
     try:
         batch = scenario_results(checks)
         storage.record_results(batch)
-        yield Scenario(config, checks, storage, batch, CollectorRegistry(), FakeHealth(), FixedClock())
+        write_outbox(storage)
+        # Only the reads of the app under test count.
+        storage.calls.clear()
+        yield Scenario(config, checks, storage, batch, CollectorRegistry(), FakeHealth(), FixedClock(), RecordingOutbox(storage))
     finally:
         storage.close()
