@@ -1,8 +1,9 @@
 """A sample subscription dashboard to monitor, with a few deliberate flaws.
 
-The flaws give the demo something to find: the billing API answers without
-a session, the reports API is slow, one endpoint fails every third request,
-and the login cookie lacks the Secure flag.
+The flaws give the demo something to find: the billing API returns data
+without a session, the reports API is slow, one endpoint fails every third
+request, the login cookie lacks the Secure flag, and HTTPS responses carry
+no Strict-Transport-Security header.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def create_target_app() -> web.Application:
     app.router.add_get("/api/flaky", _api_flaky)
     app.router.add_get("/static/app.js", _bundle)
     app.router.add_get("/healthz", _healthz)
+    return app
+
+
+def create_redirector_app(https_port: int) -> web.Application:
+    """Plain HTTP that sends every request to HTTPS, as a load balancer would."""
+
+    async def redirect(request: web.Request) -> web.Response:
+        host = request.host.rsplit(":", 1)[0]
+        raise web.HTTPMovedPermanently(f"https://{host}:{https_port}{request.path_qs}")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", redirect)
     return app
 
 
