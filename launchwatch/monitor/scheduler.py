@@ -76,14 +76,20 @@ class CheckScheduler:
         # flight, and their results would be lost.
         if self._scheduler.running:
             self._scheduler.pause()
+        # A run submitted just before the pause has a task that has not
+        # started yet; one turn of the loop lets it register as in flight.
+        await asyncio.sleep(0)
+        deadline = time.monotonic() + drain_timeout_s
         pending = [task for task in self._in_flight if not task.done()]
         if pending:
             log.info("waiting for %d checks in flight", len(pending))
-            done, still_running = await asyncio.wait(pending, timeout=drain_timeout_s)
-            for task in still_running:
-                task.cancel()
-            if still_running:
-                log.warning("cancelled %d checks still running after %.0f s", len(still_running), drain_timeout_s)
+        while pending and time.monotonic() < deadline:
+            await asyncio.wait(pending, timeout=deadline - time.monotonic())
+            pending = [task for task in self._in_flight if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled %d checks still running after %.0f s", len(pending), drain_timeout_s)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         log.info("scheduler stopped")

@@ -183,7 +183,7 @@ async def probe(options: HttpOptions, ctx: ProbeContext) -> ProbeResult:
         exchange.url = options.describe_target(ctx.target)
         # Problems here (an unreadable ca_file, a bug) are the probe's own, so
         # they stay outside the block that blames the target for errors.
-        session = ctx.http_session(ca_file=options.ca_file, headers=dict(options.headers), trace_configs=[_phase_trace(exchange)])
+        session = ctx.http_session(ca_file=options.ca_file, headers=dict(options.headers), trace_configs=[_PHASE_TRACE])
         async with session:
             response = await _send(options, ctx, session, exchange)
         if response is not None:
@@ -230,6 +230,7 @@ async def _send(options: HttpOptions, ctx: ProbeContext, session: aiohttp.Client
                 data=request_body,
                 allow_redirects=options.follow_redirects,
                 max_redirects=MAX_REDIRECTS,
+                trace_request_ctx=exchange,
             ) as response:
                 # After redirects this is the time to the last response's headers.
                 exchange.ttfb_s = ctx.clock.monotonic() - exchange.started
@@ -267,19 +268,27 @@ def _evaluate(options: HttpOptions, exchange: _Exchange, response: _Response) ->
     return findings
 
 
-def _phase_trace(exchange: _Exchange) -> aiohttp.TraceConfig:
-    """Record the step a request is in, so a timeout finding names the step that did not finish."""
+def _build_phase_trace() -> aiohttp.TraceConfig:
+    """Record the step a request is in, so a timeout finding names the step that did not finish.
+
+    One TraceConfig serves every run: each request passes its _Exchange as
+    trace_request_ctx, which saves building the config on every probe.
+    """
     trace = aiohttp.TraceConfig()
 
     async def connecting(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
-        exchange.phase = "connecting"
+        context.trace_request_ctx.phase = "connecting"
 
     async def waiting(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
-        exchange.phase = "waiting for the response headers"
+        context.trace_request_ctx.phase = "waiting for the response headers"
 
     trace.on_connection_create_start.append(connecting)
     trace.on_connection_create_end.append(waiting)
+    trace.freeze()
     return trace
+
+
+_PHASE_TRACE = _build_phase_trace()
 
 
 async def _read_body(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
