@@ -21,6 +21,15 @@ from launchwatch.probes.registry import PROBE_KINDS
 _CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
+def _identifier(value: str, what: str, why: str = "") -> str:
+    """Check a site, check or channel name: they appear in ids, URLs and metric labels."""
+    if not _CHECK_ID.match(value):
+        raise ValueError(
+            f"invalid {what} {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit{why}"
+        )
+    return value
+
+
 def _positive_interval(value: float | None) -> float | None:
     if value is not None and value < 1:
         raise ValueError(f"interval {value:g} s is too short; use at least 1s")
@@ -74,12 +83,7 @@ class CheckConfig(StrictModel):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not _CHECK_ID.match(value):
-            raise ValueError(
-                f"invalid check id {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit (the id keeps the check's history, so pick it once)"
-            )
-        return value
+        return _identifier(value, "check id", " (the id keeps the check's history, so pick it once)")
 
     @field_validator("kind")
     @classmethod
@@ -102,12 +106,7 @@ class SiteConfig(StrictModel):
     @field_validator("name")
     @classmethod
     def _site_name(cls, value: str) -> str:
-        if not _CHECK_ID.match(value):
-            raise ValueError(
-                f"invalid site name {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
-        return value
+        return _identifier(value, "site name")
 
     @field_validator("base_url")
     @classmethod
@@ -165,12 +164,7 @@ class ChannelConfig(StrictModel):
     @field_validator("name")
     @classmethod
     def _channel_name(cls, value: str) -> str:
-        if not _CHECK_ID.match(value):
-            raise ValueError(
-                f"invalid channel name {value!r}; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
-        return value
+        return _identifier(value, "channel name")
 
 
 class EscalationConfig(StrictModel):

@@ -1,7 +1,7 @@
 """The notification outbox: rows written with the state change, claimed and completed by senders.
 
-Storage knows channels only as names: what a channel is and how a message
-reaches it is the alerting package's business.
+Storage sees channels only as names. What a channel is and how a message
+reaches it belong to the alerting package.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def insert_drafts(conn: Connection, drafts: Iterable[NotificationDraft], now: da
         )
     inserted = 0
     for row in rows:
-        # RETURNING tells a skipped duplicate apart on both databases;
+        # RETURNING distinguishes a skipped duplicate on both databases, because
         # psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING.
         statement = _insert_ignoring_duplicates(conn).values(**row).returning(notifications_table.c.id)
         inserted += len(conn.execute(statement).all())

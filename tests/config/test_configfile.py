@@ -244,3 +244,57 @@ def test_top_level_must_be_mapping(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, "- just\n- a list\n")
 
     assert problems == ["1: the config must be a mapping with keys such as sites, storage and web"]
+
+
+ALERTING_MISTAKES = [
+    pytest.param(
+        "maintenance:\n  - name: nightly\n    cron: '0 3 * * *'\n",
+        "2: maintenance[0]: maintenance window 'nightly' needs both cron and duration, e.g. cron: '0 3 * * sun' and duration: 1h",
+        id="cron-without-duration",
+    ),
+    pytest.param(
+        "maintenance:\n  - name: nightly\n    cron: '0 25 * * *'\n    duration: 1h\n",
+        "2: maintenance[0]: maintenance window 'nightly' has an invalid cron expression '0 25 * * *'",
+        id="cron-invalid",
+    ),
+    pytest.param(
+        "maintenance:\n  - name: once\n    start: 2026-12-05T02:00:00Z\n    end: 2026-12-05T01:00:00Z\n",
+        "2: maintenance[0]: maintenance window 'once' ends before it starts; put end after start",
+        id="window-backwards",
+    ),
+    pytest.param(
+        "alerts:\n  reminder_interval: 30s\n",
+        "2: alerts.reminder_interval: reminder_interval 30 s is too short; use at least 1m, or leave it unset for no reminders",
+        id="reminder-too-often",
+    ),
+    pytest.param(
+        "alerts:\n  channels: [pager]\n",
+        "2: alerts.channels[0]: channel 'pager' is not defined; add it under channels (defined: none yet)",
+        id="unknown-channel",
+    ),
+    pytest.param(
+        "channels:\n  - name: ops\n    url: slack://too-short\n",
+        "3: channels[0].url: the URL of channel 'ops' is not a valid apprise URL for scheme slack://",
+        id="bad-apprise-url",
+    ),
+    pytest.param(
+        "web:\n  links:\n    Runbook: javascript:alert(1)\n",
+        "3: web.links: link 'Runbook' points to 'javascript:alert(1)'; write an absolute http:// or https:// URL",
+        id="link-not-http",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ALERTING_MISTAKES)
+def test_alerting_mistake_reported(tmp_path: Path, text: str, expected: str) -> None:
+    problems = problems_of(tmp_path, text + "sites: []\n")
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_channel_url_secret_not_in_error(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, "channels:\n  - name: ops\n    url: slack://${SLACK}\nsites: []\n", environ={"SLACK": "abc-secret-123"})
+
+    assert len(problems) == 1
+    assert "abc-secret-123" not in problems[0]

@@ -30,7 +30,7 @@ def apprise_url_problem(url: str) -> str | None:
     """Return why apprise rejects ``url``, or None when it accepts it.
 
     The message names only the scheme: the rest of an apprise URL usually
-    holds a token or password.
+    contains a token or password.
     """
     scheme = url_scheme(url)
     if not scheme:

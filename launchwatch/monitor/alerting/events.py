@@ -1,4 +1,4 @@
-"""What a notification is about, stored as JSON in the outbox and rendered per channel at send time."""
+"""The subject of a notification, stored as JSON in the outbox and rendered per channel at send time."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from launchwatch.monitor.outbox import PENDING, SENT, FAILED, DEDUPLICATED, Noti
 from launchwatch.monitor.storage import Transition
 from launchwatch.probes.result import Finding, ProbeResult
 
-# An "opened" row in one of these states means the channel was told, or will
-# be, or another check's row about the same fault stands in for it.
+# An "opened" row in one of these states means the channel was notified, or
+# will be, or another check's row about the same fault replaces it.
 _TOLD = (PENDING, SENT, FAILED, DEDUPLICATED)
 
 
