@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import datetime as dt
 import ssl
 from collections.abc import Sequence
@@ -127,13 +128,7 @@ async def handshake(
     SNI carries `server_name` unless it is an IP address. Raises OSError when
     the TCP connection fails and HandshakeError when the handshake does.
     """
-    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    context.set_verify(SSL.VERIFY_NONE)
-    context.set_cipher_list(_PERMISSIVE_CIPHERS)
-    context.set_min_proto_version(min_version)
-    if max_version is not None:
-        context.set_max_proto_version(max_version)
-    connection = SSL.Connection(context, None)
+    connection = SSL.Connection(_handshake_context(min_version, max_version), None)
     connection.set_connect_state()
     if not _is_ip_address(server_name):
         connection.set_tlsext_host_name(server_name.encode("idna"))
@@ -516,10 +511,38 @@ def _dedupe_key(reports: Sequence[EndpointReport]) -> str | None:
     return "tls-cert:sha256:" + ",".join(fingerprints) if fingerprints else None
 
 
+@functools.lru_cache(maxsize=16)
+def _handshake_context(min_version: int, max_version: int | None) -> SSL.Context:
+    # Building an SSL.Context costs about as much as OpenSSL's part of a
+    # handshake, and a configured context is safe to share between connections.
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+    context.set_cipher_list(_PERMISSIVE_CIPHERS)
+    context.set_min_proto_version(min_version)
+    if max_version is not None:
+        context.set_max_proto_version(max_version)
+    return context
+
+
+# Trust stores by the id of the ssl.SSLContext they were read from; the
+# context is kept in the value so its id cannot be reused.
+_TRUST_STORES: dict[int, tuple[ssl.SSLContext, crypto.X509Store]] = {}
+
+
 def _trust_store(options: TlsOptions, ctx: ProbeContext) -> crypto.X509Store:
     # The same CA certificates the HTTP probes trust: options.ca_file, else the
-    # daemon's ca_file, else the system store.
+    # daemon's ca_file, else the system store. Reading the system bundle costs
+    # about 4 ms, so each store is built once per SSLContext.
     context = ctx.ssl_contexts.get(options.ca_file)
+    cached = _TRUST_STORES.get(id(context))
+    if cached is not None and cached[0] is context:
+        return cached[1]
+    store = _build_trust_store(context)
+    _TRUST_STORES[id(context)] = (context, store)
+    return store
+
+
+def _build_trust_store(context: ssl.SSLContext) -> crypto.X509Store:
     anchors = context.get_ca_certs(binary_form=True)
     if anchors:
         return certs.build_trust_store(anchors)
