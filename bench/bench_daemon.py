@@ -46,6 +46,7 @@ import sqlalchemy as sa
 import yaml
 from aiohttp import web
 
+from launchwatch.monitor import eventloop
 from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.configfile import LoadedConfig, load_config
 from launchwatch.monitor.daemon import build_runner, run_daemon
@@ -423,7 +424,7 @@ def scenario_worker(params: ScenarioParams, conn: multiprocessing.connection.Con
     try:
         with tempfile.TemporaryDirectory(prefix="launchwatch-bench-") as directory:
             bound_s = params.duration_s + WORKER_SLACK_S
-            figures = asyncio.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
+            figures = eventloop.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
         conn.send({"ok": True, "figures": figures})
     except BaseException:
         conn.send({"ok": False, "error": traceback.format_exc()})

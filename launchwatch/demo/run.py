@@ -16,6 +16,7 @@ from aiohttp import web
 from launchwatch.demo.mailsink import MailSink, create_mailbox_app, start_smtp
 from launchwatch.demo.pki import write_demo_pki
 from launchwatch.demo.target import create_redirector_app, create_target_app
+from launchwatch.monitor import eventloop
 from launchwatch.monitor.configfile import ConfigError, load_config
 from launchwatch.monitor.logs import Redactor
 
@@ -40,7 +41,7 @@ def run_demo(port: int, state_dir: str | None, redact: Redactor) -> int:
     from launchwatch.monitor.storage import StorageError
 
     try:
-        asyncio.run(_demo(port, state_dir))
+        eventloop.run(_demo(port, state_dir))
     except (DaemonError, StorageError, ConfigError) as exc:
         log.error("demo could not start: %s", exc)
         return 2
@@ -55,6 +56,8 @@ async def _demo(port: int, state_dir_arg: str | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    if port:
+        _require_free(port)
     target_runner, target_port = await _serve(create_target_app())
     sink = MailSink()
     smtp_server, smtp_port = await start_smtp(sink)
@@ -107,6 +110,16 @@ async def _serve(app: web.Application, ssl_context: ssl.SSLContext | None = None
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
     return runner, runner.addresses[0][1]
+
+
+def _require_free(port: int) -> None:
+    from launchwatch.monitor.daemon import DaemonError
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise DaemonError(f"port {port} on 127.0.0.1 is not free ({exc.strerror}); pass another with --port, or --port 0 for any free port") from None
 
 
 def _free_port() -> int:

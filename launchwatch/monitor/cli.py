@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from launchwatch.monitor import eventloop
 from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.configfile import ConfigError, LoadedConfig, load_config
 from launchwatch.monitor.logs import Redactor, setup_logging
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="launchwatch", description="Keep checking that a web app is fit for production traffic.", parents=[logging_options]
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_subparser_class(logging_options))
 
     run = commands.add_parser("run", help="run the daemon: checks on their schedules, status page, metrics")
@@ -68,6 +70,15 @@ def _subparser_class(logging_options: argparse.ArgumentParser) -> type[argparse.
     return SubcommandParser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("launchwatch")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     redact = setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "INFO"))
@@ -87,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return run_until_signalled(loaded, redact)
     if args.command == "check":
-        return asyncio.run(_check_once(loaded, sys.stdout))
+        return eventloop.run(_check_once(loaded, sys.stdout, redact))
     if args.command == "db":
         return _db_upgrade(loaded)
     if args.command == "notify-test":
@@ -99,7 +110,7 @@ def _load_or_report(path: str, out: TextIO) -> LoadedConfig | None:
     try:
         return load_config(path)
     except ConfigError as exc:
-        print(f"launchwatch: invalid config, not starting ({len(exc.problems)} problems):", file=out)
+        print(f"launchwatch: invalid config, not starting ({_count(len(exc.problems), 'problem')}):", file=out)
         for problem in exc.problems:
             print(f"  {problem}", file=out)
         return None
@@ -111,11 +122,15 @@ def _validate(path: str, out: TextIO) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=out)
-        print(f"{len(exc.problems)} problems found in {path}", file=out)
+        print(f"{_count(len(exc.problems), 'problem')} found in {path}", file=out)
         return EXIT_USAGE
     sites = len(loaded.config.sites)
-    print(f"{path}: valid, {sites} sites and {len(loaded.checks)} checks", file=out)
+    print(f"{path}: valid, {_count(sites, 'site')} and {_count(len(loaded.checks), 'check')}", file=out)
     return EXIT_OK
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def run_until_signalled(loaded: LoadedConfig, redact: Redactor) -> int:
@@ -130,29 +145,30 @@ def run_until_signalled(loaded: LoadedConfig, redact: Redactor) -> int:
         await run_daemon(loaded, stop, redact=redact)
 
     try:
-        asyncio.run(main_task())
+        eventloop.run(main_task())
     except (DaemonError, StorageError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
     return EXIT_OK
 
 
-async def _check_once(loaded: LoadedConfig, out: TextIO) -> int:
+async def _check_once(loaded: LoadedConfig, out: TextIO, redact: Redactor) -> int:
     from launchwatch.monitor.daemon import build_runner
 
     runner = build_runner(loaded, metrics=None, writer=None)
     checks = [check for check in loaded.checks if check.enabled]
     results = await asyncio.gather(*(runner.run(check) for check in checks))
-    print_scorecard(list(zip(checks, results)), out)
+    print_scorecard(list(zip(checks, results)), out, redact)
     failing = any(result.status in (Status.FAIL, Status.ERROR) for result in results)
     return EXIT_FAILING if failing else EXIT_OK
 
 
-def print_scorecard(rows: list[tuple[CheckDefinition, ProbeResult]], out: TextIO) -> None:
+def print_scorecard(rows: list[tuple[CheckDefinition, ProbeResult]], out: TextIO, redact: Redactor | None = None) -> None:
     table = [("CHECK", "STATUS", "TIME", "TOP FINDING")]
     for check, result in rows:
         top = result.top_finding()
-        table.append((check.id, str(result.status).upper(), f"{result.duration_s * 1000:.0f} ms", top.message if top else ""))
+        message = top.message if top else ""
+        table.append((check.id, str(result.status).upper(), f"{result.duration_s * 1000:.0f} ms", redact(message) if redact else message))
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip(), file=out)

@@ -1,8 +1,10 @@
 """The configuration schema: sites, their checks, storage, web and defaults.
 
 Every model forbids unknown keys, so a typo stops the start instead of
-silently falling back to a default. Loading, secret expansion and error
-formatting live in `configfile`.
+silently falling back to a default. Loading, secret expansion, error
+formatting and the rules that span several entries (unique names, channel
+references) live in `configfile`, which checks them on the raw YAML so
+that one run reports every problem.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from launchwatch.probes.options import Duration
+from launchwatch.probes.options import Duration, check_ca_file
 from launchwatch.probes.registry import PROBE_KINDS
 
 _CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -135,15 +137,6 @@ class SiteConfig(StrictModel):
                     f"resolve maps {host!r} to {address!r}, which is not an IP address; write an IPv4 or IPv6 address such as 127.0.0.1"
                 ) from None
         return value
-
-    @model_validator(mode="after")
-    def _unique_check_ids(self) -> SiteConfig:
-        seen: set[str] = set()
-        for check in self.checks:
-            if check.id in seen:
-                raise ValueError(f"check id {check.id!r} appears twice in site {self.name!r}; give each check its own id")
-            seen.add(check.id)
-        return self
 
 
 Severity = Literal["critical", "warning", "info"]
@@ -305,28 +298,12 @@ class Config(StrictModel):
     defaults: CheckDefaults = Field(default_factory=CheckDefaults)
     # A CA bundle that TLS verification trusts instead of the system store.
     ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(check_ca_file)
     channels: list[ChannelConfig] = Field(default_factory=list)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     sites: list[SiteConfig] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_site_names(self) -> Config:
-        seen: set[str] = set()
-        for site in self.sites:
-            if site.name in seen:
-                raise ValueError(f"site name {site.name!r} appears twice; give each site its own name")
-            seen.add(site.name)
-        return self
-
-    @model_validator(mode="after")
-    def _unique_channel_names(self) -> Config:
-        seen: set[str] = set()
-        for channel in self.channels:
-            if channel.name in seen:
-                raise ValueError(f"channel name {channel.name!r} appears twice; give each channel its own name")
-            seen.add(channel.name)
-        return self
 
     def storage_url(self) -> str:
         if self.storage.url:

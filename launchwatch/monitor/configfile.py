@@ -64,11 +64,11 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
 
     config = _validate_config(data, document, problems)
     checks = _validate_checks(config, data, document, problems)
-    if config is not None:
-        problems.extend(_check_channel_references(config, document))
-        problems.extend(_check_channel_urls(config, document))
+    problems.extend(_check_unique_names(data, document))
+    problems.extend(_check_channel_references(data, document))
+    problems.extend(_check_channel_urls(data, document))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_by_line(problems))
     assert config is not None
     return LoadedConfig(config=config, checks=checks, secrets=secrets)
 
@@ -217,15 +217,59 @@ def _validate_checks(config: Config | None, data: dict[str, Any], document: _Doc
     return checks
 
 
-def _check_channel_references(config: Config, document: _Document) -> list[str]:
-    names = [channel.name for channel in config.channels]
-    references: list[tuple[Path_, list[str]]] = [(("alerts", "channels"), config.alerts.channels)]
-    if config.alerts.escalation:
-        references.append((("alerts", "escalation", "channels"), config.alerts.escalation.channels))
-    for site_index, site in enumerate(config.sites):
-        references.append((("sites", site_index, "channels"), site.channels or []))
-        for check_index, check in enumerate(site.checks):
-            references.append((("sites", site_index, "checks", check_index, "channels"), check.channels or []))
+def _entries(data: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
+    """Return the mapping entries of the list at ``data[keys...]``, with their indexes."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [(index, item) for index, item in enumerate(data) if isinstance(item, dict)]
+
+
+def _names(data: Any, *keys: str) -> list[str]:
+    values = data
+    for key in keys:
+        values = values.get(key) if isinstance(values, dict) else None
+    return [value for value in values if isinstance(value, str)] if isinstance(values, list) else []
+
+
+def _check_unique_names(data: dict[str, Any], document: _Document) -> list[str]:
+    problems = []
+
+    def report_duplicates(entries: list[tuple[int, dict[str, Any]]], prefix: Path_, key: str, what: str, scope: str) -> None:
+        kind = what.split()[0]
+        first_line: dict[Any, int] = {}
+        for index, entry in entries:
+            name = entry.get(key)
+            if not isinstance(name, str):
+                continue
+            loc = (*prefix, index, key)
+            if name in first_line:
+                problems.append(
+                    f"{document.where(loc)}: {what} {name!r} appears twice{scope} (first at line {first_line[name]}); "
+                    f"give each {kind} its own {what.split()[-1]}"
+                )
+            else:
+                first_line[name] = document.lines.get(loc, 1)
+
+    report_duplicates(_entries(data, "sites"), ("sites",), "name", "site name", "")
+    report_duplicates(_entries(data, "channels"), ("channels",), "name", "channel name", "")
+    for site_index, site in _entries(data, "sites"):
+        scope = f" in site {site.get('name')!r}"
+        report_duplicates(_entries(site, "checks"), ("sites", site_index, "checks"), "id", "check id", scope)
+    return problems
+
+
+def _check_channel_references(data: dict[str, Any], document: _Document) -> list[str]:
+    names = [entry["name"] for _, entry in _entries(data, "channels") if isinstance(entry.get("name"), str)]
+    references: list[tuple[Path_, list[str]]] = [
+        (("alerts", "channels"), _names(data, "alerts", "channels")),
+        (("alerts", "escalation", "channels"), _names(data, "alerts", "escalation", "channels")),
+    ]
+    for site_index, site in _entries(data, "sites"):
+        references.append((("sites", site_index, "channels"), _names(site, "channels")))
+        for check_index, check in _entries(site, "checks"):
+            references.append((("sites", site_index, "checks", check_index, "channels"), _names(check, "channels")))
 
     problems = []
     for loc, channel_names in references:
@@ -236,15 +280,31 @@ def _check_channel_references(config: Config, document: _Document) -> list[str]:
     return problems
 
 
-def _check_channel_urls(config: Config, document: _Document) -> list[str]:
+def _check_channel_urls(data: dict[str, Any], document: _Document) -> list[str]:
     from launchwatch.monitor.alerting.channels import apprise_url_problem
 
     problems = []
-    for index, channel in enumerate(config.channels):
-        problem = apprise_url_problem(channel.url)
+    for index, channel in _entries(data, "channels"):
+        url = channel.get("url")
+        if not isinstance(url, str):
+            continue
+        problem = apprise_url_problem(url)
         if problem:
-            problems.append(f"{document.where(('channels', index, 'url'))}: the URL of channel {channel.name!r} {problem}")
+            problems.append(f"{document.where(('channels', index, 'url'))}: the URL of channel {channel.get('name')!r} {problem}")
     return problems
+
+
+_LINE = re.compile(r":(\d+): ")
+
+
+def _by_line(problems: list[str]) -> list[str]:
+    """Sort problems by their line number, keeping the order of problems on one line."""
+
+    def line_of(problem: str) -> int:
+        match = _LINE.search(problem)
+        return int(match.group(1)) if match else 0
+
+    return sorted(problems, key=line_of)
 
 
 def _describe_errors(exc: ValidationError, prefix: Path_, model: type[BaseModel], document: _Document) -> list[str]:

@@ -111,12 +111,14 @@ class ResultWriter:
             self.last_error = None
             self._failing_since = None
             delay = RETRY_MIN_S
-            _log_transitions(transitions)
+            _log_transitions(transitions, {check.id: check for check, _ in batch})
 
 
-def _log_transitions(transitions: list[Transition]) -> None:
+def _log_transitions(transitions: list[Transition], checks: dict[str, CheckDefinition]) -> None:
     for transition in transitions:
+        check = checks[transition.check_id]
+        fields = {"check": check.id, "kind": check.kind, "target": check.target_label, "incident": transition.incident_id}
         if transition.kind == "opened":
-            log.warning("incident opened", extra={"check": transition.check_id, "incident": transition.incident_id})
+            log.warning("incident opened", extra=fields)
         else:
-            log.info("incident resolved", extra={"check": transition.check_id, "incident": transition.incident_id})
+            log.info("incident resolved", extra=fields)

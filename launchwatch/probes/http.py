@@ -18,7 +18,7 @@ from yarl import URL
 
 from launchwatch.probes.context import ProbeContext, Target
 from launchwatch.probes.errors import translate_network_error
-from launchwatch.probes.options import Duration
+from launchwatch.probes.options import Duration, check_ca_file
 from launchwatch.probes.result import Finding, ProbeResult, Reason, Severity, Status
 
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -120,9 +120,7 @@ class HttpOptions(BaseModel):
     @field_validator("ca_file")
     @classmethod
     def _readable_file(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).is_file():
-            raise ValueError(f"ca_file {value!r} not found; write the path of a PEM file with the CA certificates to trust")
-        return value
+        return check_ca_file(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:
@@ -276,12 +274,17 @@ def _build_phase_trace() -> aiohttp.TraceConfig:
     """
     trace = aiohttp.TraceConfig()
 
+    async def resolving(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
+        context.trace_request_ctx.phase = "resolving the host name (check the dns nameservers or add the host to resolve)"
+
     async def connecting(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
         context.trace_request_ctx.phase = "connecting"
 
     async def waiting(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
         context.trace_request_ctx.phase = "waiting for the response headers"
 
+    trace.on_dns_resolvehost_start.append(resolving)
+    trace.on_dns_resolvehost_end.append(connecting)
     trace.on_connection_create_start.append(connecting)
     trace.on_connection_create_end.append(waiting)
     trace.freeze()

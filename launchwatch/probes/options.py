@@ -7,6 +7,8 @@ lives here and the config schema reuses it.
 from __future__ import annotations
 
 import re
+import ssl
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -32,3 +34,21 @@ def parse_duration(value: Any) -> float:
 
 # Seconds as a float; YAML may write a plain number or a string such as "500ms".
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def check_ca_file(value: str | None) -> str | None:
+    """Check that ``value`` names a readable PEM bundle that OpenSSL loads.
+
+    Loading it here turns a wrong path or file into a config error instead
+    of an error result on every run of every check that uses it.
+    """
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"ca_file {value!r} not found; write the path of a PEM file with the CA certificates to trust")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"ca_file {value!r} is not a PEM bundle of CA certificates OpenSSL can load ({exc}); check the file") from None
+    return value

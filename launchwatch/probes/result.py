@@ -37,6 +37,7 @@ class Reason(enum.StrEnum):
     CONNECT_ERROR = "connect_error"
     TLS_ERROR = "tls_error"
     TLS_EXPIRED = "tls_expired"
+    TLS_EXPIRING = "tls_expiring"
     TLS_UNTRUSTED = "tls_untrusted"
     TLS_HOSTNAME = "tls_hostname"
     TLS_WEAK = "tls_weak"

@@ -22,12 +22,13 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from OpenSSL import SSL, crypto
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from yarl import URL
 
 from launchwatch.probes import certs
 from launchwatch.probes.context import DNSLookupError, ProbeContext, Target, split_host_port
 from launchwatch.probes.errors import format_endpoint, translate_network_error
+from launchwatch.probes.options import check_ca_file
 from launchwatch.probes.redirects import follow_chain
 from launchwatch.probes.result import Finding, ProbeResult, Reason, Severity, Status, status_from_findings
 
@@ -63,6 +64,8 @@ class TlsOptions(BaseModel):
     min_tls_version: TlsVersion = "1.2"
     # A PEM bundle of trusted CAs; unset means the daemon's ca_file or the system store.
     ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(check_ca_file)
     min_rsa_bits: int = Field(default=2048, ge=512, le=16384)
 
     @model_validator(mode="after")
@@ -416,7 +419,7 @@ def _judge_dates(
             f"before the leaf ({_date(certs.not_after(leaf))}) ({certs.describe(cert)}); "
             f"install the CA's current intermediate before {_date(end)}"
         )
-    report.add(Finding(code=code, severity=severity, message=message, subject=report.subject), Reason.TLS_EXPIRED)
+    report.add(Finding(code=code, severity=severity, message=message, subject=report.subject), Reason.TLS_EXPIRING)
 
 
 async def _check_protocol_floor(report: EndpointReport, address: str, options: TlsOptions) -> None:
@@ -596,7 +599,7 @@ def _metrics(reports: Sequence[EndpointReport]) -> dict[str, float]:
     if chain_expiries:
         metrics["tls_chain_earliest_expiry_timestamp_seconds"] = min(chain_expiries).timestamp()
     if days:
-        metrics["tls_cert_days_left"] = min(days)
+        metrics["tls_cert_time_left_seconds"] = min(days) * 86400.0
     if versions:
         metrics["tls_version"] = min(versions)
     return metrics

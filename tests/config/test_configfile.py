@@ -177,6 +177,19 @@ def test_config_mistake_reported(tmp_path: Path, edit: tuple[str, str], expected
         assert problems[0].startswith(expected), problems[0]
 
 
+def test_ca_file_checked_at_load(tmp_path: Path) -> None:
+    not_pem = tmp_path / "not-a-bundle.pem"
+    not_pem.write_text("hello\n", encoding="utf-8")
+
+    missing = problems_of(tmp_path, f"ca_file: {tmp_path}/absent.pem\nsites: []\n")
+    garbage = problems_of(tmp_path, f"ca_file: {not_pem}\nsites: []\n")
+
+    assert missing == [f"1: ca_file: ca_file '{tmp_path}/absent.pem' not found; write the path of a PEM file with the CA certificates to trust"]
+    assert len(garbage) == 1
+    assert garbage[0].startswith(f"1: ca_file: ca_file '{not_pem}' is not a PEM bundle of CA certificates OpenSSL can load (")
+    assert garbage[0].endswith("); check the file")
+
+
 def test_missing_env_variable_named(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, VALID.format(tmp=tmp_path))
 
@@ -191,6 +204,34 @@ def test_missing_secret_file_named(tmp_path: Path) -> None:
     assert problems == [
         f"14: sites[0].headers.Authorization: cannot read secret file {tmp_path}/absent: No such file or directory; create it or fix the path"
     ]
+
+
+def test_layered_problems_reported_in_one_run(tmp_path: Path) -> None:
+    text = """\
+channels:
+  - name: ops
+    url: json://127.0.0.1:9/hook
+  - name: ops
+    url: slack://bad
+alerts:
+  channels: [pager]
+defaults:
+  interval: never
+sites:
+  - name: app
+    base_url: http://a.test
+  - name: app
+    base_url: http://b.test
+"""
+
+    problems = problems_of(tmp_path, text)
+
+    assert [problem.split(":")[0] for problem in problems] == ["4", "5", "7", "9", "13"]
+    assert "channel name 'ops' appears twice (first at line 2)" in problems[0]
+    assert "the URL of channel 'ops' is not a valid apprise URL" in problems[1]
+    assert "channel 'pager' is not defined" in problems[2]
+    assert "invalid duration 'never'" in problems[3]
+    assert "site name 'app' appears twice (first at line 11)" in problems[4]
 
 
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
@@ -222,7 +263,7 @@ def test_duplicate_check_id_reported(tmp_path: Path) -> None:
 
     problems = problems_of(tmp_path, text, environ={"APP_TOKEN": "x"})
 
-    assert problems == ["9: sites[0]: check id 'home' appears twice in site 'app'; give each check its own id"]
+    assert problems == ["23: sites[0].checks[1].id: check id 'home' appears twice in site 'app' (first at line 16); give each check its own id"]
 
 
 def test_invalid_yaml_names_line(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import re
 import signal
 import subprocess
@@ -74,7 +75,7 @@ def test_validate_valid_config(tmp_path: Path, target_port: int) -> None:
     completed = launchwatch("validate", "-c", str(config))
 
     assert completed.returncode == 0
-    assert completed.stdout == f"{config}: valid, 1 sites and 2 checks\n"
+    assert completed.stdout == f"{config}: valid, 1 site and 2 checks\n"
 
 
 def test_validate_lists_every_problem(tmp_path: Path) -> None:
@@ -233,3 +234,23 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_demo_reports_busy_port() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        completed = launchwatch("demo", "--port", str(port))
+
+    assert completed.returncode == 2
+    assert f"port {port} on 127.0.0.1 is not free" in completed.stderr
+    assert "pass another with --port, or --port 0 for any free port" in completed.stderr
+
+
+def test_version_printed() -> None:
+    completed = launchwatch("--version")
+
+    assert completed.returncode == 0
+    assert re.match(r"^launchwatch \d+\.\d+\.\d+$", completed.stdout.strip())

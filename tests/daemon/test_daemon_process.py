@@ -133,7 +133,7 @@ def test_daemon_refuses_invalid_config(tmp_path: Path) -> None:
     )
 
     assert completed.returncode == 2
-    assert "invalid config, not starting (1 problems)" in completed.stderr
+    assert "invalid config, not starting (1 problem)" in completed.stderr
     assert f"{config}:2: defaults.interval: invalid duration 'often'" in completed.stderr
 
 

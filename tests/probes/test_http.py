@@ -496,10 +496,12 @@ def test_http_probe_https_to_plain_port(app_server: RunningServer, ca_file: str)
 # -- errors of the probe itself ------------------------------------------------------
 
 
-def test_http_probe_unreadable_ca_file_is_probe_error(app_server: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    not_a_bundle = tmp_path / "ca.pem"
-    not_a_bundle.write_text("this is not a certificate\n")
-    options = HttpOptions(path="/ok", ca_file=str(not_a_bundle))
+def test_http_probe_ca_file_broken_after_load_is_probe_error(app_server: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    options = HttpOptions(path="/ok", ca_file=str(bundle))
+    # The file changes after the config loaded, as when someone edits it on disk.
+    bundle.write_text("this is not a certificate\n")
 
     with caplog.at_level(logging.ERROR, logger="tests.probes.http"):
         result = asyncio.run(run_probe(options, make_context(app_server.port, scheme="https")))
@@ -511,6 +513,16 @@ def test_http_probe_unreadable_ca_file_is_probe_error(app_server: RunningServer,
 
 
 # -- options ---------------------------------------------------------------------------
+
+def test_http_options_reject_ca_file_that_is_not_pem(tmp_path: Path) -> None:
+    not_a_bundle = tmp_path / "ca.pem"
+    not_a_bundle.write_text("this is not a certificate\n")
+
+    with pytest.raises(ValidationError) as raised:
+        HttpOptions(path="/ok", ca_file=str(not_a_bundle))
+
+    assert f"ca_file '{not_a_bundle}' is not a PEM bundle of CA certificates OpenSSL can load" in str(raised.value)
+
 
 INVALID_OPTIONS = [
     # (case id, options, error location, exact pydantic message)

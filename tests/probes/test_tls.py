@@ -228,7 +228,7 @@ def test_tls_valid_reports_leaf_and_chain_expiry(site: Site) -> None:
     assert result.metrics["tls_cert_expiry_timestamp_seconds"] == leaf.not_valid_after_utc.timestamp()
     # The leaf expires before the intermediate and the root.
     assert result.metrics["tls_chain_earliest_expiry_timestamp_seconds"] == leaf.not_valid_after_utc.timestamp()
-    assert 88 < result.metrics["tls_cert_days_left"] <= 90
+    assert 88 * 86400 < result.metrics["tls_cert_time_left_seconds"] <= 90 * 86400
     assert result.metrics["tls_version"] == 1.3
 
 
@@ -276,7 +276,7 @@ def test_tls_expired_finding_names_certificate_and_fix(site: Site) -> None:
     assert "CN=expired.example.test" in message
     assert leaf.not_valid_after_utc.strftime("%Y-%m-%d") in message
     assert "renew" in message
-    assert result.metrics["tls_cert_days_left"] < 0
+    assert result.metrics["tls_cert_time_left_seconds"] < 0
 
 
 def test_tls_soon_finding_says_renew_before(site: Site) -> None:
