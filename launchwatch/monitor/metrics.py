@@ -46,6 +46,8 @@ class _LastResultSeries:
     status: dict[Status, Gauge]
     duration: Gauge
     last_run: Gauge
+    # The status the one-hot series show; None until the first result.
+    status_value: Status | None = None
 
 
 @dataclass(slots=True)
@@ -180,9 +182,13 @@ class LaunchwatchMetrics:
         if last is None:
             last = series.last_result = self._create_last_result_series(series.labels)
         status = result.status
-        last.up.set(1.0 if status in _UP_STATUSES else 0.0)
-        for candidate, child in last.status.items():
-            child.set(1.0 if candidate is status else 0.0)
+        # Most runs repeat the previous status; the one-hot series change
+        # only when it does, which saves most of the gauge updates.
+        if status is not last.status_value:
+            last.up.set(1.0 if status in _UP_STATUSES else 0.0)
+            for candidate, child in last.status.items():
+                child.set(1.0 if candidate is status else 0.0)
+            last.status_value = status
         last.duration.set(result.duration_s)
         last.last_run.set(result.started_at.timestamp())
         series.runs[status].inc()

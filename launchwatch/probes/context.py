@@ -7,6 +7,7 @@ their own (loopback nameservers, a test clock, a CA bundle of a test CA).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import socket
@@ -141,8 +142,15 @@ async def lookup_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> l
     raise DNSLookupError(host, f"{host} did not resolve: {detail}", nxdomain=False)
 
 
+@functools.lru_cache(maxsize=1024)
+def _address_family(address: str) -> socket.AddressFamily:
+    # Parsing the address costs more than the rest of an override lookup,
+    # and a daemon resolves the same few addresses on every run.
+    return socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+
+
 def _resolve_result(host: str, address: str, port: int) -> ResolveResult:
-    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    family = _address_family(address)
     return ResolveResult(
         hostname=host,
         host=address,
