@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from launchwatch.monitor.checks import CheckDefinition, build_check
 from launchwatch.monitor.config import Config
+from launchwatch.monitor.logs import Redactor
 from launchwatch.probes.registry import PROBE_KINDS
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -68,7 +69,9 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
     problems.extend(_check_channel_references(data, document))
     problems.extend(_check_channel_urls(data, document))
     if problems:
-        raise ConfigError(_by_line(problems))
+        # A problem may quote a value that came from ${ENV} or file:.
+        redact = Redactor(secrets)
+        raise ConfigError([redact(problem) for problem in _by_line(problems)])
     assert config is not None
     return LoadedConfig(config=config, checks=checks, secrets=secrets)
 

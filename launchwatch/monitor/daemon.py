@@ -66,64 +66,79 @@ async def run_daemon(
     on_ready: Callable[[str | None], None] | None = None,
     redact: Redactor | None = None,
 ) -> None:
-    """Run until ``stop`` is set, then drain in-flight checks and pending writes."""
+    """Run until ``stop`` is set, then drain in-flight checks and pending writes.
+
+    Whatever has started is stopped again in reverse order, also when a later
+    step of the start fails (a busy port, say).
+    """
     config = loaded.config
     storage = await asyncio.to_thread(open_storage, loaded)
-    registry = CollectorRegistry()
-    metrics = LaunchwatchMetrics(registry, process_collector=True)
-    metrics.set_checks(loaded.checks)
-    planner = NotificationPlanner(config, loaded.checks)
-    writer = ResultWriter(storage, planner)
-    writer.start()
-    outbox = OutboxStore(storage)
-    sender = OutboxSender(
-        outbox, planner, config.channels, redact=redact or Redactor(loaded.secrets), give_up_after_s=config.alerts.give_up_after, metrics=metrics
-    )
-    sender.start()
-    scheduler = CheckScheduler(build_runner(loaded, metrics, writer), metrics)
-    scheduler.start(loaded.checks)
-    # What start-up built (config, checks, jobs, imported modules) lives until
-    # exit. Freezing it spares every later full collection a scan of it.
-    gc.collect()
-    gc.freeze()
-    health = DaemonHealth(scheduler, writer, sender)
-    background = [asyncio.create_task(_prune_periodically(storage, config.storage.retention), name="launchwatch-prune")]
-    if config.alerts.heartbeat_url:
-        background.append(
-            asyncio.create_task(
-                heartbeat_loop(config.alerts.heartbeat_url, config.alerts.heartbeat_interval, health.healthy, _dns_resolver(loaded)),
-                name="launchwatch-heartbeat",
-            )
+    async with contextlib.AsyncExitStack() as running:
+        running.push_async_callback(asyncio.to_thread, storage.close)
+        registry = CollectorRegistry()
+        metrics = LaunchwatchMetrics(registry, process_collector=True)
+        metrics.set_checks(loaded.checks)
+        planner = NotificationPlanner(config, loaded.checks)
+        writer = ResultWriter(storage, planner)
+        outbox = OutboxStore(storage)
+        sender = OutboxSender(
+            outbox, planner, config.channels, redact=redact or Redactor(loaded.secrets), give_up_after_s=config.alerts.give_up_after, metrics=metrics
         )
+        scheduler = CheckScheduler(build_runner(loaded, metrics, writer), metrics)
+        health = DaemonHealth(scheduler, writer, sender)
 
-    web_runner = None
-    url = None
-    try:
+        # The port is taken first, so a busy one stops the start before any check runs.
+        url = None
         if config.web.enabled:
             app = create_app(storage, registry, health, config, outbox=outbox, maintenance=planner.maintenance)
             web_runner, url = await _start_web(app, config.web.listen)
+            running.push_async_callback(web_runner.cleanup)
+
+        sender.start()
+        running.push_async_callback(_stop_sender, sender)
+        writer.start()
+        running.push_async_callback(writer.close)
+        background = _start_background(loaded, storage, health)
+        running.push_async_callback(_cancel_all, background)
+        scheduler.start(loaded.checks)
+        drain_s = max((check.timeout_s for check in loaded.checks), default=0.0) + HARD_TIMEOUT_GRACE_S
+        running.push_async_callback(scheduler.stop, drain_s)
+
+        # What start-up built (config, checks, jobs, imported modules) lives until
+        # exit. Freezing it spares every later full collection a scan of it.
+        gc.collect()
+        gc.freeze()
+        if url:
             log.info("status page at %s", url)
         if on_ready:
             on_ready(url)
         await stop.wait()
         log.info("stopping")
-    finally:
-        drain_s = max((check.timeout_s for check in loaded.checks), default=0.0) + HARD_TIMEOUT_GRACE_S
-        await scheduler.stop(drain_s)
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await writer.close()
-        # Notifications the last results caused get one chance to go out;
-        # whatever is left stays in the outbox for the next start.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(sender.process_once(datetime.now(UTC)), SHUTDOWN_SEND_S)
-        await sender.stop()
-        if web_runner:
-            await web_runner.cleanup()
-        await asyncio.to_thread(storage.close)
-        log.info("stopped")
+    log.info("stopped")
+
+
+def _start_background(loaded: LoadedConfig, storage: Storage, health: DaemonHealth) -> list[asyncio.Task[None]]:
+    config = loaded.config
+    tasks = [asyncio.create_task(_prune_periodically(storage, config.storage.retention), name="launchwatch-prune")]
+    if config.alerts.heartbeat_url:
+        heartbeat = heartbeat_loop(config.alerts.heartbeat_url, config.alerts.heartbeat_interval, health.healthy, _dns_resolver(loaded))
+        tasks.append(asyncio.create_task(heartbeat, name="launchwatch-heartbeat"))
+    return tasks
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _stop_sender(sender: OutboxSender) -> None:
+    # Notifications the last results caused get one chance to go out;
+    # whatever is left stays in the outbox for the next start.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(sender.process_once(datetime.now(UTC)), SHUTDOWN_SEND_S)
+    await sender.stop()
 
 
 async def _start_web(app: web.Application, listen: str) -> tuple[web.AppRunner, str]:

@@ -37,8 +37,6 @@ DEDUPLICATED = "deduplicated"
 # A second notification about the same fault (say, one certificate watched
 # by three checks) within this window is recorded but not sent.
 DEDUPE_WINDOW = timedelta(hours=1)
-# Rows read per claim pass; channels past the first this many rows wait a pass.
-CLAIM_SCAN_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,26 +124,23 @@ def insert_drafts(conn: Connection, drafts: Iterable[NotificationDraft], now: da
     A draft whose (incident, channel, kind, sequence) row exists is skipped,
     so two daemons that plan the same reminder write it once.
     """
-    rows = []
-    for draft in drafts:
-        state = _initial_state(conn, draft, now)
-        rows.append(
-            {
-                "incident_id": draft.incident_id,
-                "check_id": draft.check_id,
-                "channel": draft.channel,
-                "kind": draft.kind,
-                "sequence": draft.sequence,
-                "payload": draft.payload,
-                "dedupe_key": draft.dedupe_key,
-                "state": state,
-                "created_at": now,
-                "next_attempt_at": now,
-                "attempts": 0,
-            }
-        )
     inserted = 0
-    for row in rows:
+    for draft in drafts:
+        # Each row is written before the next draft's state is worked out,
+        # so a resolve or a duplicate later in the same call sees it.
+        row = {
+            "incident_id": draft.incident_id,
+            "check_id": draft.check_id,
+            "channel": draft.channel,
+            "kind": draft.kind,
+            "sequence": draft.sequence,
+            "payload": draft.payload,
+            "dedupe_key": draft.dedupe_key,
+            "state": _initial_state(conn, draft, now),
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        }
         # RETURNING distinguishes a skipped duplicate on both databases, because
         # psycopg reports no rowcount for INSERT ... ON CONFLICT DO NOTHING.
         statement = _insert_ignoring_duplicates(conn).values(**row).returning(notifications_table.c.id)
@@ -213,15 +208,13 @@ class OutboxStore:
         """
         table = notifications_table
         with self._storage.connection() as conn:
+            # The oldest pending row of every channel, however many rows a
+            # channel that is down has queued behind its first one.
+            oldest = sa.select(sa.func.min(table.c.id)).where(table.c.state == PENDING).group_by(table.c.channel)
             candidates = conn.execute(
-                sa.select(table.c.id, table.c.channel, table.c.next_attempt_at, table.c.claimed_until)
-                .where(table.c.state == PENDING)
-                .order_by(table.c.id)
-                .limit(CLAIM_SCAN_LIMIT)
+                sa.select(table.c.id, table.c.channel, table.c.next_attempt_at, table.c.claimed_until).where(table.c.id.in_(oldest))
             ).all()
-        first_per_channel: dict[str, Any] = {}
-        for row in candidates:
-            first_per_channel.setdefault(row.channel, row)
+        first_per_channel = {row.channel: row for row in candidates}
 
         claimed = []
         for row in first_per_channel.values():

@@ -416,7 +416,9 @@ class Storage:
         top = result.top_finding()
         code = top.code if top is not None else None
         if top is not None:
-            message = _cap_message(top).message
+            # PostgreSQL rejects NUL in text columns; a target can put one in
+            # a finding by sending it in a body.
+            message = _cap_message(top).message.replace("\x00", "\\0")
         else:
             message = f"{check.failure_threshold} results in a row ended with status {result.status}, reason {result.reason}"
         inserted = conn.execute(

@@ -9,7 +9,7 @@ from collections import deque
 
 from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.outbox import NotificationPlanner
-from launchwatch.monitor.storage import Storage, Transition
+from launchwatch.monitor.storage import Storage, StorageError, Transition
 from launchwatch.probes.result import ProbeResult
 
 log = logging.getLogger("launchwatch.writer")
@@ -36,6 +36,8 @@ class ResultWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.dropped = 0
+        # Results the database rejected as invalid, logged and skipped.
+        self.rejected = 0
         self.healthy = True
         self.last_error: str | None = None
         # time.monotonic() of the first failed write since the last success.
@@ -88,22 +90,21 @@ class ResultWriter:
 
             batch = [self._pending.popleft() for _ in range(min(BATCH_SIZE, len(self._pending)))]
             try:
-                transitions = await asyncio.to_thread(self._storage.record_results, batch, self._planner)
-            except Exception as exc:
-                # Back to the front, so results stay in order when written later.
-                # TODO: a batch that fails for a reason other than the connection
-                # is retried as a whole forever; split it to isolate the bad row.
+                await self._write(batch)
+            except StorageError as exc:
+                # The database is unreachable: back to the front, so results
+                # stay in order when written later. close() bounds the wait.
                 self._pending.extendleft(reversed(batch))
-                self.healthy = False
-                if self._failing_since is None:
-                    self._failing_since = time.monotonic()
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._mark_failing(exc)
                 log.error("could not store %d results, retrying in %.1f s: %s", len(batch), delay, self.last_error)
-                if self._closing and delay >= RETRY_MAX_S:
-                    return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
+            except Exception as exc:
+                # Something in the batch itself is rejected, so retrying it as
+                # a whole would block every later result. Write one by one.
+                log.error("could not store a batch of %d results (%s); writing them one by one", len(batch), _first_line(exc))
+                await self._write_one_by_one(batch)
 
             if not self.healthy:
                 log.info("database writes recovered")
@@ -111,7 +112,39 @@ class ResultWriter:
             self.last_error = None
             self._failing_since = None
             delay = RETRY_MIN_S
-            _log_transitions(transitions, {check.id: check for check, _ in batch})
+
+    async def _write(self, batch: list[tuple[CheckDefinition, ProbeResult]]) -> None:
+        transitions = await asyncio.to_thread(self._storage.record_results, batch, self._planner)
+        _log_transitions(transitions, {check.id: check for check, _ in batch})
+
+    async def _write_one_by_one(self, batch: list[tuple[CheckDefinition, ProbeResult]]) -> None:
+        for index, (check, result) in enumerate(batch):
+            try:
+                await self._write([(check, result)])
+            except StorageError:
+                # The connection went away meanwhile: the rest waits its turn.
+                self._pending.extendleft(reversed(batch[index:]))
+                return
+            except Exception as exc:
+                self.rejected += 1
+                log.error(
+                    "dropped a result the database rejected: %s",
+                    _first_line(exc),
+                    extra={"check": check.id, "kind": check.kind, "target": check.target_label, "status": str(result.status)},
+                )
+
+    def _mark_failing(self, exc: Exception) -> None:
+        self.healthy = False
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+        # The first line only: SQLAlchemy appends the statement and its
+        # parameters, which may quote a target's response.
+        self.last_error = _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _log_transitions(transitions: list[Transition], checks: dict[str, CheckDefinition]) -> None:

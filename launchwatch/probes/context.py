@@ -1,8 +1,8 @@
 """What a probe receives besides its options: the target and its tools.
 
-A probe never builds its own HTTP session, resolver or clock. It asks the
-`ProbeContext`, so the daemon, the tests and the benchmarks can each pass
-their own (loopback nameservers, a test clock, a CA bundle of a test CA).
+A probe never builds its own HTTP session, resolver or clock. It takes them
+from the `ProbeContext`, so the daemon, the tests and the benchmarks can
+each pass their own (loopback nameservers, a test clock, a test CA bundle).
 """
 
 from __future__ import annotations

@@ -343,3 +343,58 @@ def test_email_waits_for_smtp_server_then_arrives_once(storage: Storage, tmp_pat
         ("opened", "sent"),
         ("resolved", "sent"),
     ]
+
+
+def test_open_and_resolve_in_one_batch_both_sent(storage: Storage, tmp_path: Path, hooks: Hooks) -> None:
+    harness = Harness(storage, tmp_path, hooks.port)
+    check = harness.checks["app/api"]
+    batch = [(check, _result(Status.FAIL, T0)), (check, _result(Status.PASS, T0 + minutes(1)))]
+
+    storage.record_results(batch, harness.planner)
+    harness.send(T0 + minutes(1))
+
+    assert [(kind, state) for channel, kind, state, _ in harness.rows() if channel == "hook"] == [
+        ("opened", "sent"),
+        ("resolved", "sent"),
+    ]
+
+
+def test_same_certificate_in_one_batch_notifies_once(storage: Storage, tmp_path: Path, hooks: Hooks) -> None:
+    harness = Harness(storage, tmp_path, hooks.port)
+    key = "tls-cert:sha256:ab12"
+    harness.record("app/home", Status.FAIL, T0, dedupe_key=key)
+    both = [
+        (harness.checks["app/api"], _result(Status.FAIL, T0 + minutes(1), dedupe_key=key)),
+        (harness.checks["app/home"], _result(Status.FAIL, T0 + minutes(1), dedupe_key=key)),
+    ]
+
+    storage.record_results(both, harness.planner)
+
+    opened = [state for channel, kind, state, _ in harness.rows() if channel == "hook" and kind == "opened"]
+    assert opened == ["pending", "deduplicated"]
+
+
+def test_deduplicated_incident_gets_no_reminders(storage: Storage, tmp_path: Path, hooks: Hooks) -> None:
+    harness = Harness(storage, tmp_path, hooks.port, alerts="reminder_interval: 10m\n")
+    key = "tls-cert:sha256:ab12"
+    harness.record("app/api", Status.FAIL, T0, dedupe_key=key)
+    harness.record("app/home", Status.FAIL, T0, dedupe_key=key)
+    harness.record("app/home", Status.FAIL, T0 + minutes(1), dedupe_key=key)
+
+    harness.tick(T0 + minutes(11))
+
+    rows = [(kind, state) for channel, kind, state, _ in harness.rows() if channel == "hook"]
+    assert rows == [("opened", "pending"), ("opened", "deduplicated"), ("reminder", "pending")]
+
+
+def _result(status: Status, at: datetime, dedupe_key: str | None = None) -> ProbeResult:
+    finding = Finding("http.status_unexpected", Severity.FAIL, "GET / returned status 500, expected 200", "app")
+    failing = status in (Status.FAIL, Status.ERROR)
+    return ProbeResult(
+        status=status,
+        reason=Reason.HTTP_STATUS if failing else Reason.OK,
+        started_at=at,
+        duration_s=0.05,
+        findings=[finding] if failing else [],
+        dedupe_key=dedupe_key,
+    )

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -159,3 +160,42 @@ def test_heartbeat_loop_repeats() -> None:
         asyncio.run(scenario())
 
     assert len(hits) >= 3
+
+
+def test_claim_reaches_channel_behind_backlog(storage: Storage) -> None:
+    backlog = [draft(index, "dead") for index in range(1200)]
+    with storage.transaction() as conn:
+        insert_drafts(conn, backlog, T0)
+        # The dead channel's rows all wait for a retry far in the future.
+        conn.execute(sa.text("UPDATE notifications SET next_attempt_at = :later"), {"later": T0 + timedelta(hours=1)})
+        insert_drafts(conn, [draft(5000, "hook")], T0)
+
+    claimed = OutboxStore(storage).claim("sender-a", T0 + timedelta(seconds=2), timedelta(minutes=5))
+
+    assert [notification.channel for notification in claimed] == ["hook"]
+
+
+def test_cancelled_pass_still_records_delivery(storage: Storage, hooks: Hooks) -> None:
+    enqueue(storage, 1)
+    deliveries: list[str] = []
+
+    def slow_delivery(url: str, *args: object, **kwargs: object) -> Delivery:
+        time.sleep(0.3)
+        deliveries.append(url)
+        return Delivery(ok=True, duration_s=0.3)
+
+    sender, _ = make_sender(storage, f"json://127.0.0.1:{hooks.port}/hook", deliver=slow_delivery)
+
+    async def shutdown_mid_delivery() -> None:
+        try:
+            await asyncio.wait_for(sender.process_once(T0), timeout=0.05)
+        except TimeoutError:
+            pass
+        await sender.stop()
+
+    asyncio.run(shutdown_mid_delivery())
+
+    with storage.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT state, attempts, claimed_by FROM notifications")).all()
+    assert len(deliveries) == 1
+    assert [tuple(row) for row in rows] == [("sent", 1, None)]

@@ -339,3 +339,13 @@ def test_channel_url_secret_not_in_error(tmp_path: Path) -> None:
 
     assert len(problems) == 1
     assert "abc-secret-123" not in problems[0]
+
+
+def test_secret_redacted_from_problems(tmp_path: Path) -> None:
+    text = "storage:\n  url: mysql://lw:${DB_PASSWORD}@db.internal/lw\nsites: []\n"
+
+    problems = problems_of(tmp_path, text, environ={"DB_PASSWORD": "S3cretPassw0rd"})
+
+    assert len(problems) == 1
+    assert "S3cretPassw0rd" not in problems[0]
+    assert "mysql://lw:[redacted]@db.internal/lw" in problems[0]

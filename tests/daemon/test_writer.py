@@ -7,7 +7,7 @@ import asyncio
 from launchwatch.monitor import writer as writer_module
 from launchwatch.monitor.storage import Storage, StorageError
 from launchwatch.monitor.writer import ResultWriter
-from launchwatch.probes.result import Status
+from launchwatch.probes.result import Finding, Severity, Status
 from tests.storage.storage_helpers import T0, make_check, make_result, minutes
 
 
@@ -76,3 +76,40 @@ def test_writer_drops_oldest_past_limit(database_url: str, monkeypatch) -> None:
     stored = list(reversed(storage.recent_results("shop/home", limit=10)))
     assert [r.started_at for r in stored] == [T0 + minutes(i) for i in (2, 3, 4)]
     storage.close()
+
+
+def test_writer_isolates_rejected_result(database_url: str) -> None:
+    storage = Storage(database_url)
+    storage.upgrade()
+    good = make_check("shop/home", failure_threshold=1)
+    other = make_check("shop/cart", failure_threshold=1)
+    # A naive start time is rejected by storage itself, as the database would
+    # reject a value it cannot store; it must not hold up the rest.
+    rejected = make_result(Status.PASS, (T0 + minutes(1)).replace(tzinfo=None))
+
+    async def scenario() -> ResultWriter:
+        writer = ResultWriter(storage)
+        writer.submit(good, make_result(Status.FAIL, T0))
+        writer.submit(other, rejected)
+        writer.submit(other, make_result(Status.PASS, T0 + minutes(2)))
+        writer.start()
+        await writer.close(timeout_s=10)
+        return writer
+
+    writer = asyncio.run(scenario())
+
+    assert writer.rejected == 1
+    assert writer.depth == 0
+    assert len(storage.recent_results("shop/home")) == 1
+    assert len(storage.recent_results("shop/cart")) == 1
+    storage.close()
+
+
+def test_incident_message_with_nul_stored(storage: Storage) -> None:
+    check = make_check("shop/home", failure_threshold=1)
+    finding = Finding("http.body_missing_text", Severity.FAIL, "body contains \x00 byte", "shop")
+
+    storage.record_results([(check, make_result(Status.FAIL, T0, findings=[finding]))])
+
+    (incident,) = storage.incidents("shop/home")
+    assert incident.message == "body contains \\0 byte"

@@ -12,9 +12,9 @@ from launchwatch.monitor.outbox import PENDING, SENT, FAILED, DEDUPLICATED, Noti
 from launchwatch.monitor.storage import Transition
 from launchwatch.probes.result import Finding, ProbeResult
 
-# An "opened" row in one of these states means the channel was notified, or
-# will be, or another check's row about the same fault replaces it.
-_TOLD = (PENDING, SENT, FAILED, DEDUPLICATED)
+# An "opened" row in one of these states means the channel was notified or
+# will be; the incident then gets reminders and its resolution is sent.
+_TOLD = (PENDING, SENT, FAILED)
 
 
 class NotificationPlanner:
@@ -79,6 +79,10 @@ class NotificationPlanner:
 
     def _due_for_channel(self, check: CheckDefinition, incident: OpenIncident, channel: ChannelConfig, now: datetime) -> list[NotificationDraft]:
         states = incident.opened_states.get(channel.name, [])
+        if DEDUPLICATED in states and not any(state in _TOLD for state in states):
+            # Another check's incident about the same fault speaks for this
+            # one, reminders included.
+            return []
         if not any(state in _TOLD for state in states):
             # Opened during maintenance (or before this channel was routed):
             # tell the channel now that it may hear.

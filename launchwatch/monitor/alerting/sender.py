@@ -67,17 +67,23 @@ class OutboxSender:
         self._last_pass = time.monotonic()
         self._last_tick: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Future[str]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="launchwatch-sender")
 
     async def stop(self) -> None:
+        """Stop the loop, then wait for deliveries already started to be recorded."""
         if self._task:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._in_flight:
+            _, unfinished = await asyncio.wait(set(self._in_flight), timeout=DELIVERY_TIMEOUT_S + 5)
+            if unfinished:
+                log.error("stopped with %d notifications still being delivered; they are sent again after their claim expires", len(unfinished))
 
     def healthy(self, now: float | None = None) -> tuple[bool, str]:
         if self._task is None:
@@ -98,7 +104,14 @@ class OutboxSender:
     async def process_once(self, now: datetime) -> int:
         """Claim what is due and deliver it; return how many were delivered."""
         claimed = await asyncio.to_thread(self._outbox.claim, self.sender_id, now, CLAIM_LEASE)
-        outcomes = await asyncio.gather(*(self._send(notification, now) for notification in claimed))
+        sends = [asyncio.ensure_future(self._send(notification, now)) for notification in claimed]
+        for send in sends:
+            self._in_flight.add(send)
+            send.add_done_callback(self._in_flight.discard)
+        # A delivery that has started must also be recorded, or it would go
+        # out again once its claim expires; cancelling this pass (at
+        # shutdown) therefore leaves the sends running, and stop() waits.
+        outcomes = await asyncio.shield(asyncio.gather(*sends)) if sends else []
         if self._metrics is not None:
             self._metrics.set_outbox_depth(await asyncio.to_thread(self._outbox.depth))  # type: ignore[attr-defined]
         return sum(1 for state in outcomes if state == "sent")
