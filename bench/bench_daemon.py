@@ -78,6 +78,7 @@ class ScenarioParams:
     checks: int
     interval_s: float
     timeout_s: float
+    jitter_s: float
     duration_s: float
     hung_share: float
     reference_requests: int
@@ -165,7 +166,7 @@ def write_config(directory: Path, params: ScenarioParams) -> Path:
         "state_dir": str(directory / "state"),
         "web": {"enabled": False},
         "dns": {"nameservers": [DNS_NAMESERVER], "timeout": params.timeout_s},
-        "defaults": {"interval": params.interval_s, "timeout": params.timeout_s},
+        "defaults": {"interval": params.interval_s, "timeout": params.timeout_s, "jitter": params.jitter_s},
         "sites": sites,
     }
     path = directory / "launchwatch.yaml"
@@ -439,6 +440,7 @@ def run_in_worker(args: argparse.Namespace, hung_share: float) -> dict[str, Any]
             checks=args.checks,
             interval_s=args.interval,
             timeout_s=args.timeout,
+            jitter_s=args.jitter,
             duration_s=args.duration,
             hung_share=hung_share,
             reference_requests=args.reference_requests,
@@ -557,6 +559,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds each scenario runs, including a warm-up of one interval (default: 60)")
     parser.add_argument("--interval", type=float, default=10.0, help="check interval in seconds (default: 10)")
     parser.add_argument("--timeout", type=float, default=5.0, help="check timeout in seconds (default: 5)")
+    parser.add_argument("--jitter", type=float, default=0.0, help="checks' jitter in seconds: each run starts up to this much late (default: 0)")
     parser.add_argument(
         "--hung-share",
         type=float,

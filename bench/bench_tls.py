@@ -60,6 +60,7 @@ from bench_daemon import (
     run_daemon_measured,
     stop_process,
 )
+from launchwatch.monitor import eventloop
 from launchwatch.monitor.configfile import load_config
 from launchwatch.monitor.daemon import build_runner
 from launchwatch.monitor.logs import setup_logging
@@ -280,7 +281,7 @@ def scenario_worker(params: TlsScenarioParams, conn: multiprocessing.connection.
     try:
         with tempfile.TemporaryDirectory(prefix="launchwatch-bench-tls-") as directory:
             bound_s = params.duration_s + WORKER_SLACK_S
-            figures = asyncio.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
+            figures = eventloop.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
         conn.send({"ok": True, "figures": figures})
     except BaseException:
         conn.send({"ok": False, "error": traceback.format_exc()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.metrics import LaunchwatchMetrics
 from launchwatch.monitor.runner import Runner
-from launchwatch.monitor.scheduler import CheckScheduler
+from launchwatch.monitor.scheduler import CheckScheduler, GridIntervalTrigger, on_grid
 from launchwatch.probes.context import SSLContexts, Target, make_dns_resolver
 from launchwatch.probes.http import HttpOptions
 from tests.support.targets import serve_app
@@ -128,3 +129,24 @@ def test_scheduler_health_follows_running_state() -> None:
 
     assert running == (True, "ok")
     assert stopped == (False, "scheduler is not running")
+
+
+def test_grid_trigger_rounds_jittered_times() -> None:
+    trigger = GridIntervalTrigger(seconds=10, jitter=3, timezone=UTC)
+    previous = datetime(2026, 12, 4, 12, 0, 0, 300000, tzinfo=UTC)
+
+    fire_times = [trigger.get_next_fire_time(previous, previous) for _ in range(50)]
+
+    for moment in fire_times:
+        assert moment is not None
+        assert moment.microsecond % 100000 == 0
+        assert previous + timedelta(seconds=10) - timedelta(milliseconds=50) <= moment
+        assert moment <= previous + timedelta(seconds=13, milliseconds=50)
+    assert len(set(fire_times)) > 1
+
+
+def test_on_grid_rounds_to_nearest_step() -> None:
+    moment = datetime(2026, 12, 4, 12, 0, 0, 149000, tzinfo=UTC)
+
+    assert on_grid(moment) == datetime(2026, 12, 4, 12, 0, 0, 100000, tzinfo=UTC)
+    assert on_grid(moment + timedelta(milliseconds=2)) == datetime(2026, 12, 4, 12, 0, 0, 200000, tzinfo=UTC)
