@@ -35,6 +35,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 # Import launchwatch from the tree this script belongs to, not from whichever
@@ -422,10 +423,20 @@ async def run_scenario(params: ScenarioParams, directory: Path) -> dict[str, Any
 
 def scenario_worker(params: ScenarioParams, conn: multiprocessing.connection.Connection) -> None:
     """Run one scenario in this process and send back its figures or the error."""
+    run_and_report(run_scenario, params, conn, prefix="launchwatch-bench-")
+
+
+def run_and_report(
+    scenario: Callable[[Any, Path], Awaitable[dict[str, Any]]],
+    params: Any,
+    conn: multiprocessing.connection.Connection,
+    prefix: str,
+) -> None:
+    """Run ``scenario`` on the daemon's event loop in a temporary directory and send its figures or the error."""
     try:
-        with tempfile.TemporaryDirectory(prefix="launchwatch-bench-") as directory:
+        with tempfile.TemporaryDirectory(prefix=prefix) as directory:
             bound_s = params.duration_s + WORKER_SLACK_S
-            figures = eventloop.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
+            figures = eventloop.run(asyncio.wait_for(scenario(params, Path(directory)), bound_s))
         conn.send({"ok": True, "figures": figures})
     except BaseException:
         conn.send({"ok": False, "error": traceback.format_exc()})

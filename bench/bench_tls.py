@@ -27,7 +27,6 @@ import ssl
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +56,10 @@ from bench_daemon import (
     measure_probe,
     peak_rss_mib,
     percentile,
+    run_and_report,
     run_daemon_measured,
     stop_process,
 )
-from launchwatch.monitor import eventloop
 from launchwatch.monitor.configfile import load_config
 from launchwatch.monitor.daemon import build_runner
 from launchwatch.monitor.logs import setup_logging
@@ -278,13 +277,7 @@ async def run_scenario(params: TlsScenarioParams, directory: Path) -> dict[str, 
 
 def scenario_worker(params: TlsScenarioParams, conn: multiprocessing.connection.Connection) -> None:
     """Run the scenario in this process and send back its figures or the error."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="launchwatch-bench-tls-") as directory:
-            bound_s = params.duration_s + WORKER_SLACK_S
-            figures = eventloop.run(asyncio.wait_for(run_scenario(params, Path(directory)), bound_s))
-        conn.send({"ok": True, "figures": figures})
-    except BaseException:
-        conn.send({"ok": False, "error": traceback.format_exc()})
+    run_and_report(run_scenario, params, conn, prefix="launchwatch-bench-tls-")
 
 
 def run_with_nginx(args: argparse.Namespace) -> dict[str, Any]:

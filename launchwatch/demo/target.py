@@ -1,9 +1,9 @@
 """A sample subscription dashboard to monitor, with a few deliberate flaws.
 
-The flaws give the demo something to find: the billing API returns data
-without a session, the reports API is slow, one endpoint fails every third
-request, the login cookie lacks the Secure flag, and HTTPS responses carry
-no Strict-Transport-Security header.
+The flaws give the demo something to find. The billing API returns data
+without a session and the reports API is slow. One endpoint fails every
+third request. The login cookie lacks the Secure flag, and HTTPS responses
+carry no Strict-Transport-Security header.
 """
 
 from __future__ import annotations

@@ -192,4 +192,4 @@ class DaemonHealth:
 
 
 class DaemonError(Exception):
-    """The daemon cannot start; the message says why and what to change."""
+    """The daemon cannot start; the message names the cause and what to change."""

@@ -1,7 +1,7 @@
 """The notification outbox: rows written with the state change, claimed and completed by senders.
 
-Storage sees channels only as names. What a channel is and how a message
-reaches it belong to the alerting package.
+Storage handles channels only as names. The alerting package defines what a
+channel is and how a message reaches it.
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def insert_drafts(conn: Connection, drafts: Iterable[NotificationDraft], now: da
     """
     inserted = 0
     for draft in drafts:
-        # Each row is written before the next draft's state is worked out,
-        # so a resolve or a duplicate later in the same call sees it.
+        # Each row is written before the next draft's state is decided, so a
+        # resolve or a duplicate later in the same call finds it.
         row = {
             "incident_id": draft.incident_id,
             "check_id": draft.check_id,
@@ -154,7 +154,7 @@ def _initial_state(conn: Connection, draft: NotificationDraft, now: datetime) ->
         return SILENCED
     if draft.kind == "resolved":
         # Only a channel that heard of the incident hears of its end.
-        told = conn.execute(
+        notified = conn.execute(
             sa.select(sa.func.count())
             .select_from(table)
             .where(
@@ -164,7 +164,7 @@ def _initial_state(conn: Connection, draft: NotificationDraft, now: datetime) ->
                 table.c.state.in_((PENDING, SENT, FAILED)),
             )
         ).scalar_one()
-        return PENDING if told else SILENCED
+        return PENDING if notified else SILENCED
     if draft.kind == "opened" and draft.dedupe_key:
         earlier = conn.execute(
             sa.select(sa.func.count())

@@ -56,7 +56,11 @@ class Runner:
         return context
 
     async def run(self, check: CheckDefinition) -> ProbeResult:
-        """Run the check once and hand the result on; never raises but for cancellation."""
+        """Run the check once and hand the result on.
+
+        Probe exceptions and timeouts become results, so only cancellation
+        propagates.
+        """
         async with self._semaphore:
             if self._metrics:
                 self._metrics.running(1)
@@ -87,7 +91,7 @@ class Runner:
                 severity=Severity.FAIL,
                 message=(
                     f"The {check.kind} probe did not finish within {limit:.1f} s and was cancelled; "
-                    "the target may be hanging. Check that it answers, or raise the check's timeout."
+                    "the target may be hanging. Check that it responds, or raise the check's timeout."
                 ),
                 subject=check.target_label,
             )

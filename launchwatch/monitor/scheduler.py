@@ -78,8 +78,8 @@ class CheckScheduler:
         # flight, and their results would be lost.
         if self._scheduler.running:
             self._scheduler.pause()
-        # A run submitted just before the pause has a task that has not
-        # started yet; one turn of the loop lets it register as in flight.
+        # A run submitted just before the pause may have a task that has not
+        # started yet. One turn of the loop lets it register as in flight.
         await asyncio.sleep(0)
         deadline = time.monotonic() + drain_timeout_s
         pending = [task for task in self._in_flight if not task.done()]

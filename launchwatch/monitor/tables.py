@@ -169,7 +169,7 @@ class NotificationRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    # The sender that holds the row and until when; another may take it after.
+    # The sender that claimed the row and until when; another may claim it after.
     claimed_by: str | None = Field(default=None, sa_column=Column(String, nullable=True))
     claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

@@ -1,4 +1,4 @@
-"""Probe kinds: each module holds an options model and one async entry."""
+"""Probe kinds: each module contains an options model and one async entry."""
 
 from launchwatch.probes.context import ProbeContext, Target
 from launchwatch.probes.result import Finding, ProbeResult, Reason, Severity, Status

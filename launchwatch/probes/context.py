@@ -1,4 +1,4 @@
-"""What a probe receives besides its options: the target and its tools.
+"""The target and tools a probe receives besides its options.
 
 A probe never builds its own HTTP session, resolver or clock. It takes them
 from the `ProbeContext`, so the daemon, the tests and the benchmarks can
@@ -52,7 +52,7 @@ class SystemClock:
 
 
 class DNSLookupError(OSError):
-    """A host name did not resolve; `nxdomain` tells "no such name" apart."""
+    """A host name did not resolve; `nxdomain` is true when the name does not exist."""
 
     def __init__(self, host: str, message: str, *, nxdomain: bool) -> None:
         super().__init__(message)
@@ -126,8 +126,8 @@ async def lookup_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> l
         except dns.resolver.NoAnswer:
             continue
         except dns.resolver.LifetimeTimeout as exc:
-            # The nameserver is not answering; asking again for AAAA would
-            # only double the wait.
+            # The nameserver does not respond, so a second query for AAAA
+            # would only double the wait.
             last_error = f"timed out: {exc}"
             break
         except (dns.exception.DNSException, OSError, ValueError) as exc:

@@ -7,7 +7,6 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 

@@ -11,14 +11,11 @@ import asyncio
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from launchwatch.monitor.alerting.planner import NotificationPlanner
 from launchwatch.monitor.alerting.sender import OutboxSender
-from launchwatch.monitor.checks import CheckDefinition
 from launchwatch.monitor.configfile import load_config
 from launchwatch.monitor.logs import Redactor
 from launchwatch.monitor.outbox import OutboxStore

@@ -7,12 +7,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
 
 from tests.alerting.conftest import Hooks, hooks_app
 from tests.daemon.daemon_support import (
     WAIT_LIMIT_S,
-    Daemon,
     TargetControl,
     free_port,
     start_daemon,

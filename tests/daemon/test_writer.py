@@ -83,8 +83,8 @@ def test_writer_isolates_rejected_result(database_url: str) -> None:
     storage.upgrade()
     good = make_check("shop/home", failure_threshold=1)
     other = make_check("shop/cart", failure_threshold=1)
-    # A naive start time is rejected by storage itself, as the database would
-    # reject a value it cannot store; it must not hold up the rest.
+    # Storage rejects a naive start time, as the database rejects a value it
+    # cannot store. Such a result must not hold up the rest.
     rejected = make_result(Status.PASS, (T0 + minutes(1)).replace(tzinfo=None))
 
     async def scenario() -> ResultWriter:

@@ -496,7 +496,7 @@ def test_http_probe_https_to_plain_port(app_server: RunningServer, ca_file: str)
 # -- errors of the probe itself ------------------------------------------------------
 
 
-def test_http_probe_ca_file_broken_after_load_is_probe_error(app_server: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_http_ca_file_broken_after_load(app_server: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     bundle = tmp_path / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(bundle))
     options = HttpOptions(path="/ok", ca_file=str(bundle))
@@ -514,7 +514,7 @@ def test_http_probe_ca_file_broken_after_load_is_probe_error(app_server: Running
 
 # -- options ---------------------------------------------------------------------------
 
-def test_http_options_reject_ca_file_that_is_not_pem(tmp_path: Path) -> None:
+def test_http_options_reject_non_pem_ca_file(tmp_path: Path) -> None:
     not_a_bundle = tmp_path / "ca.pem"
     not_a_bundle.write_text("this is not a certificate\n")
 

@@ -13,8 +13,8 @@ from launchwatch.monitor.storage import Transition
 from launchwatch.probes.result import Finding, ProbeResult
 
 # An "opened" row in one of these states means the channel was notified or
-# will be; the incident then gets reminders and its resolution is sent.
-_TOLD = (PENDING, SENT, FAILED)
+# will be. Such an incident gets reminders, and its resolution is sent.
+_NOTIFIED = (PENDING, SENT, FAILED)
 
 
 class NotificationPlanner:
@@ -79,11 +79,11 @@ class NotificationPlanner:
 
     def _due_for_channel(self, check: CheckDefinition, incident: OpenIncident, channel: ChannelConfig, now: datetime) -> list[NotificationDraft]:
         states = incident.opened_states.get(channel.name, [])
-        if DEDUPLICATED in states and not any(state in _TOLD for state in states):
+        if DEDUPLICATED in states and not any(state in _NOTIFIED for state in states):
             # Another check's incident about the same fault speaks for this
             # one, reminders included.
             return []
-        if not any(state in _TOLD for state in states):
+        if not any(state in _NOTIFIED for state in states):
             # Opened during maintenance (or before this channel was routed):
             # tell the channel now that it may hear.
             return [self._draft(check, incident, OPENED, channel.name, len(states), now)]
@@ -143,7 +143,7 @@ class NotificationPlanner:
             reason=reason,
             opened_at=opened_at,
             at=at,
-            findings=_most_severe(findings),
+            findings=_by_severity(findings),
             incident_id=incident_id,
             check_url=self.check_url(check.id),
         )
@@ -154,7 +154,7 @@ class NotificationPlanner:
         return f"{self._public_url.rstrip('/')}/checks/{check_id}"
 
 
-def _most_severe(findings: list[Finding]) -> list[Finding]:
+def _by_severity(findings: list[Finding]) -> list[Finding]:
     rank = {"fail": 0, "warn": 1, "info": 2}
     return sorted(findings, key=lambda finding: rank.get(str(finding.severity), 3))
 

@@ -109,8 +109,8 @@ class OutboxSender:
             self._in_flight.add(send)
             send.add_done_callback(self._in_flight.discard)
         # A delivery that has started must also be recorded, or it would go
-        # out again once its claim expires; cancelling this pass (at
-        # shutdown) therefore leaves the sends running, and stop() waits.
+        # out again once its claim expires. So cancelling this pass at
+        # shutdown leaves the sends running, and stop() waits for them.
         outcomes = await asyncio.shield(asyncio.gather(*sends)) if sends else []
         if self._metrics is not None:
             self._metrics.set_outbox_depth(await asyncio.to_thread(self._outbox.depth))  # type: ignore[attr-defined]
